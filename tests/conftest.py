@@ -1,0 +1,62 @@
+"""Shared fixtures: an operator, an admin and an outsider make permission tests cheap."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests.factories import AdminFactory, OperatorFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _private_proof_dir(settings, tmp_path):
+    settings.PROOF_STORAGE_DIR = tmp_path / "proofs"
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _celery_eager():
+    """Celery tasks run inline in tests, except in the integration tests that start a worker."""
+    from portal.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+
+
+@pytest.fixture
+def operator(db):
+    return OperatorFactory(username="olivia")
+
+
+@pytest.fixture
+def admin_user(db):
+    return AdminFactory(username="adam")
+
+
+@pytest.fixture
+def outsider(db):
+    return UserFactory(username="oscar")
+
+
+@pytest.fixture
+def api(operator) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(operator)
+    return client
+
+
+@pytest.fixture
+def anon_api() -> APIClient:
+    return APIClient()
+
+
+def services_required() -> bool:
+    return os.environ.get("PORTAL_REQUIRE_SERVICES") == "1"
+
+
+def browser_required() -> bool:
+    return os.environ.get("PORTAL_REQUIRE_BROWSER") == "1"

@@ -1,0 +1,1024 @@
+"""The work engine: tasks, their history and proof, workflow templates and runs.
+
+One object's behaviour is a model method (``task.complete(by=user)``); questions about many rows
+are QuerySet methods (``Task.objects.open().overdue(today)``, ``Run.objects.with_risk(today)``).
+Every refused operation raises :class:`workflows.errors.DomainError` with a stable code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.core.files.storage import FileSystemStorage
+from django.db import models, transaction
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.functional import cached_property
+
+from .errors import DomainError
+from .signals import run_stage_changed, task_status_changed
+
+User = settings.AUTH_USER_MODEL
+
+
+class Priority(models.TextChoices):
+    LOW = "low", "Low"
+    NORMAL = "normal", "Normal"
+    HIGH = "high", "High"
+    URGENT = "urgent", "Urgent"
+
+
+PRIORITY_RANK = {Priority.URGENT: 0, Priority.HIGH: 1, Priority.NORMAL: 2, Priority.LOW: 3}
+
+
+class TaskStatus(models.TextChoices):
+    TODO = "todo", "To do"
+    IN_PROGRESS = "in_progress", "In progress"
+    WAITING = "waiting", "Waiting"
+    DONE = "done", "Done"
+    SKIPPED = "skipped", "Skipped"
+
+
+OPEN_STATUSES = (TaskStatus.TODO, TaskStatus.IN_PROGRESS, TaskStatus.WAITING)
+ACTIONABLE_STATUSES = (TaskStatus.TODO, TaskStatus.IN_PROGRESS)
+RESOLVED_STATUSES = (TaskStatus.DONE, TaskStatus.SKIPPED)
+
+
+class TaskSource(models.TextChoices):
+    MANUAL = "manual", "Manual"
+    RECURRING = "recurring", "Recurring"
+    TEMPLATE = "template", "Template"
+
+
+class TriggerType(models.TextChoices):
+    MANUAL = "manual", "Manual"
+    AUTOMATIC = "automatic", "Automatic"
+
+
+class RunStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    PAUSED = "paused", "Paused"
+    CANCELLED = "cancelled", "Cancelled"
+    COMPLETED = "completed", "Completed"
+
+
+def portal_today() -> dt.date:
+    """Today in the operators' calendar (``PORTAL_TIME_ZONE``)."""
+    from zoneinfo import ZoneInfo
+
+    return timezone.now().astimezone(ZoneInfo(settings.PORTAL_TIME_ZONE)).date()
+
+
+def _choices_check(field: str, choices: type[models.TextChoices], name: str) -> models.CheckConstraint:
+    return models.CheckConstraint(condition=Q(**{f"{field}__in": choices.values}), name=name)
+
+
+# --------------------------------------------------------------------------------------------
+# Schedule bookkeeping shared by recurring configs and automatic templates
+# --------------------------------------------------------------------------------------------
+
+
+class ScheduleState(models.Model):
+    """Where a schedule stands. The scheduler only considers windows whose fire time is after
+    ``max(created_at, resumed_at)`` (creation counts as a resume); ``next_fire_at`` is what the
+    per-minute reconcile task looks at (indexed); ``retry_at``/``failure_streak`` hold the
+    exponential back-off of a failing schedule."""
+
+    resumed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    next_fire_at = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
+    retry_at = models.DateTimeField(null=True, blank=True, editable=False)
+    failure_streak = models.PositiveIntegerField(default=0, editable=False)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def schedule_watermark(self) -> dt.datetime:
+        if self.resumed_at and self.resumed_at > self.created_at:
+            return self.resumed_at
+        return self.created_at
+
+
+# --------------------------------------------------------------------------------------------
+# Templates
+# --------------------------------------------------------------------------------------------
+
+
+def find_dependency_cycle(depends_on: dict[str, Iterable[str]]) -> list[str] | None:
+    """Return one dependency cycle as a list of refs ending where it started, or None."""
+    WHITE, GREY, BLACK = 0, 1, 2
+    colour = {ref: WHITE for ref in depends_on}
+    stack: list[str] = []
+
+    def visit(ref: str) -> list[str] | None:
+        colour[ref] = GREY
+        stack.append(ref)
+        for nxt in depends_on.get(ref, ()):
+            if nxt not in colour:
+                continue
+            if colour[nxt] == GREY:
+                return stack[stack.index(nxt) :] + [nxt]
+            if colour[nxt] == WHITE and (found := visit(nxt)):
+                return found
+        stack.pop()
+        colour[ref] = BLACK
+        return None
+
+    for ref in sorted(depends_on):
+        if colour[ref] == WHITE and (found := visit(ref)):
+            return found
+    return None
+
+
+class WorkflowTemplateQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(archived_at__isnull=True)
+
+    def automatic(self):
+        return self.filter(trigger_type=TriggerType.AUTOMATIC)
+
+
+class WorkflowTemplate(ScheduleState):
+    """A reusable multi-step piece of work: ordered stages, task definitions, run links and an
+    optional automatic trigger (cron + lead days)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    category = models.CharField(max_length=100, blank=True, db_index=True)
+    stages = models.JSONField(default=list, blank=True, help_text="Ordered stage names.")
+    run_links = models.JSONField(default=list, blank=True, help_text="Names of links shared by a run.")
+    trigger_type = models.CharField(max_length=10, choices=TriggerType.choices, default=TriggerType.MANUAL)
+    trigger_schedule = models.CharField(max_length=200, blank=True, help_text="Five-field cron expression.")
+    trigger_timezone = models.CharField(max_length=64, default="UTC")
+    trigger_lead_days = models.PositiveIntegerField(default=0)
+    trigger_enabled = models.BooleanField(default=True)
+    trigger_starts_on = models.DateField(null=True, blank=True)
+    catch_up = models.CharField(
+        max_length=10, choices=[("latest", "Latest missed window"), ("all", "All missed windows")], default="latest"
+    )
+    archived_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = WorkflowTemplateQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            _choices_check("trigger_type", TriggerType, "template_trigger_type_valid"),
+            models.CheckConstraint(
+                condition=Q(trigger_type=TriggerType.MANUAL) | ~Q(trigger_schedule=""),
+                name="template_automatic_has_schedule",
+            ),
+            models.CheckConstraint(condition=Q(catch_up__in=["latest", "all"]), name="template_catch_up_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs):
+        self.updated_at = timezone.now()
+        super().save(*args, **kwargs)
+
+    @property
+    def is_automatic(self) -> bool:
+        return self.trigger_type == TriggerType.AUTOMATIC
+
+    @property
+    def schedule_active(self) -> bool:
+        return self.is_automatic and self.trigger_enabled and self.archived_at is None
+
+    @property
+    def starts_on(self) -> dt.date:
+        return self.trigger_starts_on or self.created_at.date()
+
+    def stage_order(self) -> dict[str, int]:
+        return {name: index for index, name in enumerate(self.stages or [])}
+
+
+class TemplateTask(models.Model):
+    """One task definition of a template; ``ref`` is its stable key within the template."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    template = models.ForeignKey(WorkflowTemplate, on_delete=models.CASCADE, related_name="tasks")
+    ref = models.SlugField(max_length=100)
+    title = models.CharField(max_length=300)
+    instructions = models.TextField(blank=True)
+    stage = models.CharField(max_length=100, blank=True)
+    offset_days = models.IntegerField(default=0, help_text="Due date = anchor date + offset (usually ≤ 0).")
+    position = models.PositiveIntegerField(default=0)
+    assignee = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.NORMAL)
+    area = models.CharField(max_length=100, blank=True)
+    depends_on = models.JSONField(default=list, blank=True, help_text="Refs of prerequisite tasks.")
+    requires_link = models.CharField(max_length=200, blank=True, help_text="Label of a required link proof.")
+    requires_file = models.BooleanField(default=False)
+    requires_proof_note = models.BooleanField(default=False)
+    requires_run_links = models.JSONField(default=list, blank=True)
+    estimate_minutes = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["template", "position", "offset_days", "ref"]
+        constraints = [
+            models.UniqueConstraint(fields=["template", "ref"], name="template_task_ref_unique"),
+            _choices_check("priority", Priority, "template_task_priority_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ref}: {self.title}"
+
+
+# --------------------------------------------------------------------------------------------
+# Runs
+# --------------------------------------------------------------------------------------------
+
+
+class RunQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(status=RunStatus.ACTIVE)
+
+    def with_risk(self, today: dt.date):
+        """Annotate each run with its risk counts, progress and next due task — all as
+        subqueries, so the number of queries never depends on the number of runs."""
+        tasks = Task.objects.filter(run=OuterRef("pk"), archived_at__isnull=True)
+
+        def count(qs):
+            return Coalesce(
+                Subquery(qs.order_by().values("run").annotate(n=Count("pk")).values("n")[:1]),
+                Value(0),
+            )
+
+        flagged = Task.objects.with_flags().filter(run=OuterRef("pk"), archived_at__isnull=True)
+        next_due = (
+            flagged.filter(status__in=OPEN_STATUSES, is_blocked=False)
+            .order_by("due_date", "due_time", "title")
+            .values("pk")[:1]
+        )
+        return self.annotate(
+            risk_total=count(tasks),
+            risk_resolved=count(tasks.filter(status__in=RESOLVED_STATUSES)),
+            risk_overdue=count(tasks.filter(status__in=ACTIONABLE_STATUSES, due_date__lt=today)),
+            risk_waiting=count(tasks.filter(status=TaskStatus.WAITING)),
+            risk_follow_ups_due=count(tasks.filter(status=TaskStatus.WAITING, follow_up_at__lte=today)),
+            risk_missing_evidence=count(
+                flagged.filter(status__in=ACTIONABLE_STATUSES, due_date__lte=today, evidence_missing=True)
+            ),
+            risk_blocked=count(flagged.filter(status__in=OPEN_STATUSES, is_blocked=True)),
+            risk_next_due_task_id=Subquery(next_due),
+        )
+
+
+class Run(models.Model):
+    """One instance of a template for one anchor date, holding its tasks."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    template = models.ForeignKey(WorkflowTemplate, on_delete=models.PROTECT, related_name="runs")
+    anchor_date = models.DateField()
+    trigger_date = models.DateField(null=True, blank=True, help_text="Run date of an automatic trigger.")
+    title = models.CharField(max_length=300)
+    status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.ACTIVE, db_index=True)
+    current_stage = models.CharField(max_length=100, blank=True)
+    cancel_reason = models.TextField(blank=True)
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = RunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-anchor_date", "title"]
+        constraints = [
+            models.UniqueConstraint(fields=["template", "anchor_date"], name="run_unique_anchor_date"),
+            _choices_check("status", RunStatus, "run_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def save(self, *args, **kwargs):
+        self.updated_at = timezone.now()
+        super().save(*args, **kwargs)
+
+    @property
+    def is_live(self) -> bool:
+        """Paused and cancelled runs leave Operations Home; completed ones are done."""
+        return self.status == RunStatus.ACTIVE
+
+    def risk(self) -> dict:
+        """The risk card of an annotated run (``Run.objects.with_risk(today)``)."""
+        return {
+            "overdue": self.risk_overdue,
+            "waiting": self.risk_waiting,
+            "follow_ups_due": self.risk_follow_ups_due,
+            "missing_evidence": self.risk_missing_evidence,
+            "blocked": self.risk_blocked,
+            "next_due_task": self.risk_next_due_task_id,
+            "at_risk": bool(self.risk_overdue or self.risk_follow_ups_due or self.risk_missing_evidence),
+            "progress": {"resolved": self.risk_resolved, "total": self.risk_total},
+        }
+
+    def _locked(self) -> Run:
+        return Run.objects.select_for_update().get(pk=self.pk)
+
+    def refresh_stage(self) -> None:
+        """Current stage = the earliest stage (template order) that still has open tasks; when
+        every task is resolved the run is completed (and reopened work re-activates it)."""
+        with transaction.atomic():
+            run = self._locked()
+            order = run.template.stage_order()
+            open_stages = set(
+                run.tasks.filter(status__in=OPEN_STATUSES, archived_at__isnull=True).values_list("stage", flat=True)
+            )
+            previous_stage = run.current_stage
+            if open_stages:
+                new_stage = min(open_stages, key=lambda s: (order.get(s, len(order)), s))
+                if run.status == RunStatus.COMPLETED:
+                    run.status = RunStatus.ACTIVE
+                    run.completed_at = None
+            else:
+                new_stage = ""
+                if run.status in (RunStatus.ACTIVE, RunStatus.PAUSED) and run.tasks.exists():
+                    run.status = RunStatus.COMPLETED
+                    run.completed_at = timezone.now()
+            run.current_stage = new_stage
+            run.save()
+            self.__dict__.update({k: getattr(run, k) for k in ("status", "current_stage", "completed_at")})
+            if new_stage != previous_stage:
+                # Sent inside the transaction so the notifications commit (or roll back) with it.
+                run_stage_changed.send(sender=Run, run=run, from_stage=previous_stage, to_stage=new_stage)
+
+    def pause(self, *, by=None) -> None:
+        with transaction.atomic():
+            run = self._locked()
+            if run.status != RunStatus.ACTIVE:
+                raise DomainError("invalid_transition", f"Only an active run can be paused; this run is {run.status}.")
+            run.status = RunStatus.PAUSED
+            run.save()
+            self.status = run.status
+
+    def resume(self, *, by=None) -> None:
+        with transaction.atomic():
+            run = self._locked()
+            if run.status != RunStatus.PAUSED:
+                raise DomainError("invalid_transition", f"Only a paused run can be resumed; this run is {run.status}.")
+            run.status = RunStatus.ACTIVE
+            run.save()
+            self.status = run.status
+
+    def cancel(self, *, reason: str, by=None) -> None:
+        reason = (reason or "").strip()
+        if not reason:
+            raise DomainError("reason_required", "A reason is required to cancel a run.", missing=["reason"])
+        with transaction.atomic():
+            run = self._locked()
+            if run.status not in (RunStatus.ACTIVE, RunStatus.PAUSED):
+                raise DomainError("invalid_transition", f"A {run.status} run cannot be cancelled.")
+            run.status = RunStatus.CANCELLED
+            run.cancel_reason = reason
+            run.save()
+            self.status, self.cancel_reason = run.status, run.cancel_reason
+
+    def fill_link(self, *, name: str, url: str, by=None) -> RunLink:
+        """Fill (or change) one of the template's named run links."""
+        from django.core.exceptions import ValidationError
+        from django.core.validators import URLValidator
+
+        name = (name or "").strip()
+        url = (url or "").strip()
+        link = self.links.filter(name=name).first()
+        if link is None:
+            known = ", ".join(f"'{n}'" for n in self.links.values_list("name", flat=True)) or "none"
+            raise DomainError("unknown_run_link", f"This run has no link named '{name}' (known: {known}).")
+        if not url:
+            raise DomainError("validation_error", "A URL is required.", missing=["url"])
+        try:
+            URLValidator(schemes=["http", "https"])(url)
+        except ValidationError:
+            raise DomainError("validation_error", f"'{url}' is not a valid http(s) URL.") from None
+        link.url = url
+        link.updated_by = by if getattr(by, "is_authenticated", False) else None
+        link.updated_at = timezone.now()
+        link.save()
+        return link
+
+
+class RunLink(models.Model):
+    """A named URL shared by a whole run (e.g. "Mailchimp newsletter"), visible on each task."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="links")
+    name = models.CharField(max_length=200)
+    url = models.URLField(max_length=2000, blank=True)
+    updated_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "name"]
+        constraints = [models.UniqueConstraint(fields=["run", "name"], name="run_link_name_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_filled(self) -> bool:
+        return bool(self.url)
+
+
+# --------------------------------------------------------------------------------------------
+# Tasks
+# --------------------------------------------------------------------------------------------
+
+
+class TaskQuerySet(models.QuerySet):
+    def open(self):
+        return self.filter(status__in=OPEN_STATUSES)
+
+    def actionable(self):
+        return self.filter(status__in=ACTIONABLE_STATUSES)
+
+    def not_archived(self):
+        return self.filter(archived_at__isnull=True)
+
+    def overdue(self, today: dt.date):
+        return self.actionable().filter(due_date__lt=today)
+
+    def due_on(self, day: dt.date):
+        return self.filter(due_date=day)
+
+    def on_home(self):
+        """Open, unarchived work that belongs on Operations Home: tasks of paused or cancelled
+        runs leave it; tasks of paused or archived recurring configs stay (they are real work)."""
+        return self.open().not_archived().filter(Q(run__isnull=True) | Q(run__status=RunStatus.ACTIVE))
+
+    def with_flags(self):
+        """Annotate ``is_blocked`` (an open prerequisite) and ``evidence_missing`` (a proof or
+        run-link requirement unmet) in SQL."""
+        proofs = Proof.objects.filter(task=OuterRef("pk"))
+        link_proof = proofs.filter(kind=ProofKind.LINK).filter(
+            Q(label__iexact=OuterRef("requires_link")) | Q(label="")
+        )
+        unfilled_run_link = RunLink.objects.filter(requiring_tasks=OuterRef("pk"), url="")
+        open_prereq = TaskDependency.objects.filter(task=OuterRef("pk"), depends_on__status__in=OPEN_STATUSES)
+        missing = (
+            (~Q(requires_link="") & ~Exists(link_proof))
+            | (Q(requires_file=True) & ~Exists(proofs.filter(kind=ProofKind.FILE)))
+            | (Q(requires_proof_note=True) & ~Exists(proofs.filter(kind=ProofKind.NOTE)))
+            | Exists(unfilled_run_link)
+        )
+        return self.annotate(
+            is_blocked=Exists(open_prereq),
+            evidence_missing=models.ExpressionWrapper(missing, output_field=models.BooleanField()),
+        )
+
+
+class Task(models.Model):
+    """One unit of work for a person."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    title = models.CharField(max_length=300)
+    instructions = models.TextField(blank=True)
+    instructions_url = models.URLField(max_length=2000, blank=True)
+    status = models.CharField(max_length=12, choices=TaskStatus.choices, default=TaskStatus.TODO)
+    priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.NORMAL)
+    due_date = models.DateField()
+    due_time = models.TimeField(null=True, blank=True)
+    assignee = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks")
+    area = models.CharField(max_length=100, blank=True)
+    estimate_minutes = models.PositiveIntegerField(null=True, blank=True)
+    source = models.CharField(max_length=10, choices=TaskSource.choices, default=TaskSource.MANUAL)
+    # Provenance: a recurring config + window date, or a run + template task ref.
+    recurring_config = models.ForeignKey(
+        "recurring.RecurringConfig", null=True, blank=True, on_delete=models.PROTECT, related_name="tasks"
+    )
+    window_date = models.DateField(null=True, blank=True)
+    run = models.ForeignKey(Run, null=True, blank=True, on_delete=models.PROTECT, related_name="tasks")
+    template_task_ref = models.CharField(max_length=100, blank=True)
+    stage = models.CharField(max_length=100, blank=True)
+    waiting_for = models.CharField(max_length=300, blank=True)
+    follow_up_at = models.DateField(null=True, blank=True)
+    requires_link = models.CharField(max_length=200, blank=True)
+    requires_file = models.BooleanField(default=False)
+    requires_proof_note = models.BooleanField(default=False)
+    required_run_links = models.ManyToManyField(RunLink, blank=True, related_name="requiring_tasks")
+    dependencies = models.ManyToManyField(
+        "self", through="TaskDependency", symmetrical=False, related_name="dependents", blank=True
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    completed_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+    archived_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TaskQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["due_date", "due_time", "title"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recurring_config", "window_date"],
+                condition=Q(recurring_config__isnull=False),
+                name="task_unique_recurring_window",
+            ),
+            models.UniqueConstraint(
+                fields=["run", "template_task_ref"],
+                condition=Q(run__isnull=False),
+                name="task_unique_run_ref",
+            ),
+            _choices_check("status", TaskStatus, "task_status_valid"),
+            _choices_check("priority", Priority, "task_priority_valid"),
+            _choices_check("source", TaskSource, "task_source_valid"),
+            models.CheckConstraint(
+                condition=~Q(source=TaskSource.RECURRING)
+                | (Q(recurring_config__isnull=False) & Q(window_date__isnull=False)),
+                name="task_recurring_has_window",
+            ),
+            models.CheckConstraint(
+                condition=~Q(source=TaskSource.TEMPLATE) | (Q(run__isnull=False) & ~Q(template_task_ref="")),
+                name="task_template_has_run",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=TaskStatus.WAITING) | (~Q(waiting_for="") & Q(follow_up_at__isnull=False)),
+                name="task_waiting_has_follow_up",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=TaskStatus.DONE) | Q(completed_at__isnull=False),
+                name="task_done_has_completed_at",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "due_date"], name="task_status_due"),
+            models.Index(fields=["assignee", "status"], name="task_assignee_status"),
+            models.Index(fields=["follow_up_at"], name="task_follow_up"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def save(self, *args, **kwargs):
+        self.updated_at = timezone.now()
+        super().save(*args, **kwargs)
+
+    # ---- derived -------------------------------------------------------------------------
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    @property
+    def source_label(self) -> str:
+        if self.source == TaskSource.RECURRING and self.recurring_config_id:
+            return f"Recurring · {self.recurring_config.title}"
+        if self.source == TaskSource.TEMPLATE and self.run_id:
+            return f"Workflow · {self.run.title}"
+        return "Manual"
+
+    def requirements(self) -> list[dict]:
+        """The requirements checklist: each requirement, whether it is met."""
+        missing = set(self.missing_requirements())
+        items = []
+        if self.requires_link:
+            items.append({"kind": "link", "name": self.requires_link})
+        if self.requires_file:
+            items.append({"kind": "file", "name": "file"})
+        if self.requires_proof_note:
+            items.append({"kind": "note", "name": "proof note"})
+        for link in self._run_links_required():
+            items.append({"kind": "run_link", "name": f"run link '{link.name}'"})
+        for item in items:
+            item["met"] = item["name"] not in missing
+        return items
+
+    def _proofs(self) -> list[Proof]:
+        return list(self.proofs.all())
+
+    def _run_links_required(self) -> list[RunLink]:
+        return sorted(self.required_run_links.all(), key=lambda link: link.name)
+
+    def missing_requirements(self) -> list[str]:
+        """Names of unmet proof and run-link requirements, e.g. "LinkedIn post URL", "file",
+        "proof note", "run link 'Mailchimp newsletter'". A link requirement is met by a link
+        proof with the same label (or no label); a file or note requirement by any such proof."""
+        proofs = self._proofs()
+        kinds = {p.kind for p in proofs}
+        missing: list[str] = []
+        if self.requires_link:
+            wanted = self.requires_link.strip().lower()
+            if not any(p.kind == ProofKind.LINK and p.label.strip().lower() in (wanted, "") for p in proofs):
+                missing.append(self.requires_link)
+        if self.requires_file and ProofKind.FILE not in kinds:
+            missing.append("file")
+        if self.requires_proof_note and ProofKind.NOTE not in kinds:
+            missing.append("proof note")
+        for link in self._run_links_required():
+            if not link.url:
+                missing.append(f"run link '{link.name}'")
+        return missing
+
+    def open_prerequisites(self) -> list[Task]:
+        return [dep for dep in self.dependencies.all() if dep.status in OPEN_STATUSES]
+
+    @property
+    def skipped_prerequisites(self) -> list[Task]:
+        return [dep for dep in self.dependencies.all() if dep.status == TaskStatus.SKIPPED]
+
+    # ---- transitions ---------------------------------------------------------------------
+    def _locked(self) -> Task:
+        return Task.objects.select_for_update().get(pk=self.pk)
+
+    def _refuse(self, action: str, allowed: Iterable[str]) -> None:
+        allowed_text = " or ".join(TaskStatus(s).label.lower() for s in allowed)
+        raise DomainError(
+            "invalid_transition",
+            f"Cannot {action} a task that is {TaskStatus(self.status).label.lower()}; "
+            f"it must be {allowed_text}.",
+            status=self.status,
+        )
+
+    def _transition(self, to_status: str, *, by, note: str = "", kind: str = "status") -> None:
+        from_status = self.status
+        self.status = to_status
+        self.save()
+        TaskComment.objects.create(
+            task=self,
+            kind=kind,
+            author=_person(by),
+            body=note,
+            from_status=from_status,
+            to_status=to_status,
+        )
+        task_status_changed.send(sender=Task, task=self, from_status=from_status, to_status=to_status, by=by)
+        if self.run_id and (from_status in OPEN_STATUSES) != (to_status in OPEN_STATUSES):
+            self.run.refresh_stage()
+
+    def _check_not_blocked(self, action: str) -> None:
+        blockers = self.open_prerequisites()
+        if blockers:
+            names = ", ".join(f"'{t.title}'" for t in blockers)
+            raise DomainError(
+                "blocked_by_dependencies",
+                f"Cannot {action}: waiting on prerequisite task(s) {names}.",
+                blocked_by=[{"id": str(t.pk), "title": t.title, "status": t.status} for t in blockers],
+            )
+
+    def _sync_from(self, fresh: Task) -> None:
+        for field in fresh._meta.concrete_fields:
+            setattr(self, field.attname, getattr(fresh, field.attname))
+
+    @transaction.atomic
+    def start(self, *, by=None) -> None:
+        """todo → in_progress; refused while a prerequisite is open."""
+        self._sync_from(self._locked())
+        if self.status != TaskStatus.TODO:
+            self._refuse("start", [TaskStatus.TODO])
+        self._check_not_blocked("start")
+        self.started_at = self.started_at or timezone.now()
+        self._transition(TaskStatus.IN_PROGRESS, by=by)
+
+    @transaction.atomic
+    def complete(self, *, by=None, note: str = "") -> None:
+        """todo/in_progress → done. Refused while a prerequisite is open (checked first), then
+        while a proof or run-link requirement is unmet, naming each missing item."""
+        self._sync_from(self._locked())
+        if self.status not in ACTIONABLE_STATUSES:
+            self._refuse("complete", ACTIONABLE_STATUSES)
+        self._check_not_blocked("complete")
+        missing = self.missing_requirements()
+        if missing:
+            run_links = [m for m in missing if m.startswith("run link ")]
+            detail = "Cannot complete: missing " + ", ".join(missing) + "."
+            if run_links and len(run_links) == len(missing):
+                detail = "; ".join(f"required {m} is not filled" for m in run_links)
+                detail = detail[0].upper() + detail[1:] + "."
+            raise DomainError("missing_evidence", detail, missing=missing)
+        now = timezone.now()
+        self.completed_at = now
+        self.completed_by = _person(by)
+        self.started_at = self.started_at or now
+        self._transition(TaskStatus.DONE, by=by, note=note)
+
+    @transaction.atomic
+    def mark_waiting(self, *, by=None, waiting_for: str = "", follow_up_at: dt.date | None = None, note: str = "") -> None:
+        """Any open status → waiting; requires who/what we wait on, a follow-up date and a note."""
+        self._sync_from(self._locked())
+        if self.status not in ACTIONABLE_STATUSES:
+            if self.status == TaskStatus.WAITING:
+                raise DomainError(
+                    "invalid_transition",
+                    "This task is already waiting; record a follow-up or a response instead.",
+                    status=self.status,
+                )
+            self._refuse("mark waiting", ACTIONABLE_STATUSES)
+        waiting_for = (waiting_for or "").strip()
+        note = (note or "").strip()
+        missing = [
+            name
+            for name, value in (("waiting_for", waiting_for), ("follow_up_at", follow_up_at), ("note", note))
+            if not value
+        ]
+        if missing:
+            raise DomainError(
+                "waiting_fields_required",
+                "Marking a task as waiting needs " + ", ".join(missing) + ".",
+                missing=missing,
+            )
+        self.waiting_for = waiting_for
+        self.follow_up_at = follow_up_at
+        self._transition(TaskStatus.WAITING, by=by, note=note)
+
+    @transaction.atomic
+    def follow_up_sent(self, *, by=None, note: str = "", next_follow_up_at: dt.date | None = None) -> None:
+        """On a waiting task: record a follow-up (note + next follow-up date); stays waiting."""
+        self._sync_from(self._locked())
+        if self.status != TaskStatus.WAITING:
+            self._refuse("record a follow-up on", [TaskStatus.WAITING])
+        note = (note or "").strip()
+        missing = [n for n, v in (("note", note), ("next_follow_up_at", next_follow_up_at)) if not v]
+        if missing:
+            raise DomainError(
+                "follow_up_fields_required",
+                "Recording a follow-up needs " + ", ".join(missing) + ".",
+                missing=missing,
+            )
+        previous = self.follow_up_at
+        self.follow_up_at = next_follow_up_at
+        self.save()
+        TaskComment.objects.create(
+            task=self,
+            kind=CommentKind.FOLLOW_UP,
+            author=_person(by),
+            body=note,
+            data={"previous_follow_up_at": previous.isoformat() if previous else None,
+                  "next_follow_up_at": next_follow_up_at.isoformat()},
+        )
+
+    @transaction.atomic
+    def response_received(self, *, by=None, note: str = "") -> None:
+        """On a waiting task: the response came; back to todo, the note kept in history."""
+        self._sync_from(self._locked())
+        if self.status != TaskStatus.WAITING:
+            self._refuse("record a response on", [TaskStatus.WAITING])
+        note = (note or "").strip()
+        if not note:
+            raise DomainError("note_required", "Recording a response needs a note.", missing=["note"])
+        self.follow_up_at = None
+        self.waiting_for = ""
+        self._transition(TaskStatus.TODO, by=by, note=note, kind=CommentKind.RESPONSE)
+
+    @transaction.atomic
+    def skip(self, *, by=None, reason: str = "", cascade: bool = False) -> list[Task]:
+        """Any open status → skipped (reason required). With ``cascade`` every open task that
+        (transitively) depends on this one is skipped too; returns those."""
+        self._sync_from(self._locked())
+        if self.status not in OPEN_STATUSES:
+            self._refuse("skip", OPEN_STATUSES)
+        reason = (reason or "").strip()
+        if not reason:
+            raise DomainError("reason_required", "Skipping a task needs a reason.", missing=["reason"])
+        self.follow_up_at = None if self.status == TaskStatus.WAITING else self.follow_up_at
+        self.waiting_for = "" if self.status == TaskStatus.WAITING else self.waiting_for
+        self._transition(TaskStatus.SKIPPED, by=by, note=reason)
+        cascaded: list[Task] = []
+        if cascade:
+            frontier = [self.pk]
+            seen = {self.pk}
+            while frontier:
+                dependents = list(
+                    Task.objects.select_for_update()
+                    .filter(dependency_links__depends_on__in=frontier)
+                    .exclude(pk__in=seen)
+                    .distinct()
+                )
+                frontier = []
+                for dependent in dependents:
+                    seen.add(dependent.pk)
+                    frontier.append(dependent.pk)
+                    if dependent.status in OPEN_STATUSES:
+                        dependent.follow_up_at = None
+                        dependent.waiting_for = ""
+                        dependent._transition(
+                            TaskStatus.SKIPPED, by=by, note=f"Skipped with prerequisite '{self.title}': {reason}"
+                        )
+                        cascaded.append(dependent)
+        return cascaded
+
+    @transaction.atomic
+    def reopen(self, *, by=None, reason: str = "") -> None:
+        """done/skipped → todo (reason required)."""
+        self._sync_from(self._locked())
+        if self.status not in RESOLVED_STATUSES:
+            self._refuse("reopen", RESOLVED_STATUSES)
+        reason = (reason or "").strip()
+        if not reason:
+            raise DomainError("reason_required", "Reopening a task needs a reason.", missing=["reason"])
+        self.completed_at = None
+        self.completed_by = None
+        self._transition(TaskStatus.TODO, by=by, note=reason)
+
+    def add_comment(self, *, by, body: str) -> TaskComment:
+        body = (body or "").strip()
+        if not body:
+            raise DomainError("validation_error", "A comment cannot be empty.", missing=["body"])
+        return TaskComment.objects.create(task=self, kind=CommentKind.COMMENT, author=_person(by), body=body)
+
+    def archive(self, *, by=None) -> None:
+        if self.archived_at is None:
+            self.archived_at = timezone.now()
+            self.save()
+            TaskComment.objects.create(task=self, kind=CommentKind.EVENT, author=_person(by), body="Archived.")
+
+
+def _person(by):
+    return by if getattr(by, "is_authenticated", False) else None
+
+
+class TaskDependency(models.Model):
+    """``task`` cannot start or complete while ``depends_on`` is open (same run)."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="dependency_links")
+    depends_on = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="dependent_links")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["task", "depends_on"], name="task_dependency_unique"),
+            models.CheckConstraint(condition=~Q(task=F("depends_on")), name="task_dependency_not_self"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task_id} depends on {self.depends_on_id}"
+
+
+class CommentKind(models.TextChoices):
+    COMMENT = "comment", "Comment"
+    STATUS = "status", "Status change"
+    FOLLOW_UP = "follow_up", "Follow-up sent"
+    RESPONSE = "response", "Response received"
+    PROOF = "proof", "Proof added"
+    EVENT = "event", "Event"
+
+
+class TaskComment(models.Model):
+    """The task's timestamped history: comments, status changes, follow-ups, proof."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="history")
+    kind = models.CharField(max_length=12, choices=CommentKind.choices, default=CommentKind.COMMENT)
+    author = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    body = models.TextField(blank=True)
+    from_status = models.CharField(max_length=12, blank=True)
+    to_status = models.CharField(max_length=12, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [_choices_check("kind", CommentKind, "task_comment_kind_valid")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {self.task_id}"
+
+
+class ProofKind(models.TextChoices):
+    LINK = "link", "Link"
+    FILE = "file", "File"
+    NOTE = "note", "Note"
+
+
+class PrivateProofStorage(FileSystemStorage):
+    """Proof files live outside every served folder and are streamed only by a login-checked
+    view; there is deliberately no public URL."""
+
+    def __init__(self, **kwargs):
+        super().__init__(location=str(settings.PROOF_STORAGE_DIR), base_url=None, **kwargs)
+
+    def url(self, name):
+        raise ValueError("Proof files have no public URL; use the proof download view.")
+
+
+def proof_upload_to(instance: Proof, filename: str) -> str:
+    return f"{instance.task_id}/{instance.id}/{filename}"
+
+
+class Proof(models.Model):
+    """Evidence attached to a task: a link, a stored file, or a note."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    task = models.ForeignKey(Task, on_delete=models.PROTECT, related_name="proofs")
+    kind = models.CharField(max_length=4, choices=ProofKind.choices)
+    label = models.CharField(max_length=200, blank=True)
+    url = models.URLField(max_length=2000, blank=True)
+    note = models.TextField(blank=True)
+    file = models.FileField(upload_to=proof_upload_to, storage=PrivateProofStorage, blank=True, max_length=500)
+    file_name = models.CharField(max_length=255, blank=True)
+    file_size = models.PositiveBigIntegerField(null=True, blank=True)
+    content_type = models.CharField(max_length=150, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            _choices_check("kind", ProofKind, "proof_kind_valid"),
+            models.CheckConstraint(condition=~Q(kind=ProofKind.LINK) | ~Q(url=""), name="proof_link_has_url"),
+            models.CheckConstraint(condition=~Q(kind=ProofKind.NOTE) | ~Q(note=""), name="proof_note_has_text"),
+            models.CheckConstraint(
+                condition=~Q(kind=ProofKind.FILE) | (~Q(file="") & ~Q(sha256="")), name="proof_file_has_content"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} proof on {self.task_id}"
+
+    @cached_property
+    def display(self) -> str:
+        if self.kind == ProofKind.LINK:
+            return self.label or self.url
+        if self.kind == ProofKind.FILE:
+            return self.file_name
+        return self.note[:80]
+
+
+def add_proof(
+    task: Task,
+    *,
+    by=None,
+    kind: str,
+    label: str = "",
+    url: str = "",
+    note: str = "",
+    file=None,
+) -> Proof:
+    """Validate and attach one proof item, writing a history entry. Files are checked against the
+    size limit and the content-type allow-list and their sha256 is recorded."""
+    from django.core.exceptions import ValidationError
+    from django.core.validators import URLValidator
+
+    label, url, note = (label or "").strip(), (url or "").strip(), (note or "").strip()
+    if kind not in ProofKind.values:
+        raise DomainError("validation_error", f"Proof kind must be one of link, file, note; got '{kind}'.")
+    if task.archived_at:
+        raise DomainError("invalid_transition", "Cannot add proof to an archived task.")
+    proof = Proof(task=task, kind=kind, label=label, created_by=_person(by))
+    if kind == ProofKind.LINK:
+        if not url:
+            raise DomainError("validation_error", "A link proof needs a URL.", missing=["url"])
+        try:
+            URLValidator(schemes=["http", "https"])(url)
+        except ValidationError:
+            raise DomainError("validation_error", f"'{url}' is not a valid http(s) URL.") from None
+        proof.url = url
+        proof.label = label or task.requires_link
+    elif kind == ProofKind.NOTE:
+        if not note:
+            raise DomainError("validation_error", "A note proof needs text.", missing=["note"])
+        proof.note = note
+    else:
+        if file is None:
+            raise DomainError("validation_error", "A file proof needs a file.", missing=["file"])
+        limit = settings.PORTAL_PROOF_MAX_BYTES
+        if file.size > limit:
+            raise DomainError(
+                "file_too_large",
+                f"The file is {file.size:,} bytes; the limit is {limit:,} bytes.",
+                limit=limit,
+            )
+        if file.size == 0:
+            raise DomainError("validation_error", "The file is empty.")
+        content_type = (getattr(file, "content_type", "") or "").split(";")[0].strip().lower()
+        allowed = settings.PORTAL_PROOF_CONTENT_TYPES
+        if content_type not in allowed:
+            raise DomainError(
+                "file_type_not_allowed",
+                f"Files of type '{content_type or 'unknown'}' are not accepted.",
+                allowed=list(allowed),
+            )
+        digest = hashlib.sha256()
+        for chunk in file.chunks():
+            digest.update(chunk)
+        file.seek(0)
+        import os.path
+
+        proof.file_name = os.path.basename(file.name)[:255]
+        proof.file_size = file.size
+        proof.content_type = content_type
+        proof.sha256 = digest.hexdigest()
+        proof.note = note
+        proof.file.save(proof.file_name, file, save=False)
+    with transaction.atomic():
+        proof.save()
+        TaskComment.objects.create(
+            task=task,
+            kind=CommentKind.PROOF,
+            author=_person(by),
+            body=f"Added {proof.get_kind_display().lower()} proof: {proof.display}",
+            data={"proof_id": str(proof.pk)},
+        )
+    return proof
