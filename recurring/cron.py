@@ -103,9 +103,12 @@ class _FieldSpec:
     @property
     def max_step(self) -> int:
         # Day-of-week has seven distinct days although 0-7 can be written.
-        return min(self.high - self.low + 1, 7) if self.name == "day-of-week" else (
-            self.high - self.low + 1
-        )
+        return 7 if self.names is DOW_NAMES else self.high - self.low + 1
+
+    @property
+    def distinct(self) -> range:
+        """Every distinct value (day-of-week 7 is Sunday, so 0-6)."""
+        return range(self.low, 7) if self.names is DOW_NAMES else range(self.low, self.high + 1)
 
 
 MINUTE = _FieldSpec("minute", 0, 59)
@@ -147,18 +150,14 @@ def _refuse_unsupported(term: str, spec: _FieldSpec) -> None:
     if "?" in term:
         raise CronError(f"{spec.name}: '?' is not supported: use '*' for any value")
     if "#" in term:
-        raise CronError(
-            f"{spec.name}: '#' (nth weekday of the month, as in 'MON#1') is not supported: {beat}"
-        )
+        raise CronError(f"{spec.name}: '#' (nth weekday of the month, as in 'MON#1') is not supported: {beat}")
     if spec in (DAY_OF_MONTH, DAY_OF_WEEK) and upper not in spec.names:
         if _LAST_RE.match(upper):
             raise CronError(f"{spec.name}: 'L' (last day) is not supported: {beat}")
         if _NEAREST_WEEKDAY_RE.match(upper):
             raise CronError(f"{spec.name}: 'W' (nearest weekday) is not supported: {beat}")
     if _HASH_RE.match(upper) and upper not in spec.names:
-        raise CronError(
-            f"{spec.name}: 'H' (hashed value) is not supported: write the value itself, e.g. '15'"
-        )
+        raise CronError(f"{spec.name}: 'H' (hashed value) is not supported: write the value itself, e.g. '15'")
 
 
 def _parse_term(term: str, spec: _FieldSpec) -> tuple[int, int, int, bool]:
@@ -175,9 +174,7 @@ def _parse_term(term: str, spec: _FieldSpec) -> tuple[int, int, int, bool]:
             raise CronError(f"{spec.name}: step '{step_text}' in '{term}' is not a number")
         step = int(step_text)
         if not 1 <= step <= spec.max_step:
-            raise CronError(
-                f"{spec.name}: step {step} in '{term}' must be between 1 and {spec.max_step}"
-            )
+            raise CronError(f"{spec.name}: step {step} in '{term}' must be between 1 and {spec.max_step}")
     if base == "*":
         return spec.low, spec.high, step, True
     first, dash, last = base.partition("-")
@@ -195,9 +192,7 @@ def _parse_term(term: str, spec: _FieldSpec) -> tuple[int, int, int, bool]:
         )
     if low == high and slash:
         # Vixie reads "5-5/10" as just 5, cronsim as "5/10" (5, 15, 25, ...): refuse the guess.
-        raise CronError(
-            f"{spec.name}: '{term}' is ambiguous: write '{first}' or '{first}/{step}'"
-        )
+        raise CronError(f"{spec.name}: '{term}' is ambiguous: write '{first}' or '{first}/{step}'")
     return low, high, step, False
 
 
@@ -245,9 +240,7 @@ def _split(expression: str) -> list[str]:
         hint = f", e.g. '{example}'" if example else f" {FIELDS_HINT}"
         raise CronError(f"'{fields[0]}' macros are not supported: write the five fields{hint}")
     if len(fields) != 5:
-        raise CronError(
-            f"cron expression must have exactly 5 fields {FIELDS_HINT}; got {len(fields)}"
-        )
+        raise CronError(f"cron expression must have exactly 5 fields {FIELDS_HINT}; got {len(fields)}")
     return fields
 
 
@@ -258,11 +251,11 @@ def _expand_with_croniter(terms: list[str], expression: str) -> list[list[int]]:
         raise CronError(f"cron expression '{expression}' is not valid: {exc}") from exc
     result = []
     for spec, values in zip(FIELD_SPECS, expanded, strict=True):
-        if values == ["*"]:
-            # croniter collapses a full field to '*'; day-of-week 7 is already folded into 0.
-            values = list(range(spec.low, min(spec.high, 6) + 1 if spec is DAY_OF_WEEK
-                                else spec.high + 1))
-        result.append(sorted(int(v) for v in values))
+        if "*" in values:
+            # croniter collapses a full field to '*' (and keeps a listed '*' as is); day-of-week
+            # 7 is already folded into 0.
+            values = list(spec.distinct)
+        result.append(sorted({int(v) for v in values}))
     return result
 
 
@@ -291,9 +284,9 @@ def _parse(expression: str) -> _Parsed:
         longest = max(MAX_DAYS_IN_MONTH[m] for m in months)
         if min(doms) > longest:
             month_text = _join([MONTH_WORDS[m] for m in months])
+            verb = "occurs" if len(doms) == 1 else "occur"
             raise CronError(
-                f"day-of-month: {_join([str(d) for d in doms])} never occurs in {month_text}, "
-                "so the schedule would never run"
+                f"day-of-month: {_number_list(doms)} never {verb} in {month_text}, so the schedule would never run"
             )
     return parsed
 
@@ -379,9 +372,7 @@ class Schedule:
         for first_weekday in range(7):
             for length in (28, 29, 30, 31):
                 month_days[first_weekday, length] = tuple(
-                    day
-                    for day in range(1, length + 1)
-                    if self._day_matches(day, (first_weekday + day - 1) % 7)
+                    day for day in range(1, length + 1) if self._day_matches(day, (first_weekday + day - 1) % 7)
                 )
         set_(self, "_month_days", month_days)
 
@@ -422,9 +413,7 @@ class Schedule:
                 low = start.day if (year, month) == (start.year, start.month) else 1
                 high = end.day if (year, month) == last else length
                 result.extend(
-                    date(year, month, day)
-                    for day in self._month_days[first_weekday, length]
-                    if low <= day <= high
+                    date(year, month, day) for day in self._month_days[first_weekday, length] if low <= day <= high
                 )
             if month == 12:
                 year, month = year + 1, 1
@@ -454,27 +443,33 @@ class Schedule:
 
     def _fire_time(self, day: date) -> datetime:
         hour, minute = self._times[0]
-        # Build the local wall time labelled UTC, ask the zone for its offset, and subtract: the
-        # arithmetic happens in UTC, never on local wall times.
+        first_ordinal, offsets, transition_days = _zone_year(self._zone, day.year)
+        index = day.toordinal() - first_ordinal
+        # Build the local wall time labelled UTC and subtract the zone's offset: the arithmetic
+        # happens in UTC, never on local wall times.
         wall = datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
-        local = wall.replace(tzinfo=self._zone)
-        offset = local.utcoffset()
-        # fold=1 gives the later reading of an ambiguous wall time and the post-transition
-        # offset inside a gap; a gap is the only case where it exceeds the fold=0 offset.
-        later_offset = local.replace(fold=1).utcoffset()
-        assert offset is not None and later_offset is not None
-        if offset >= later_offset:
-            return wall - offset  # normal time, or the first occurrence of a repeated time
-        gap_end = self._gap_end(wall, offset, later_offset)
-        if not self._parsed.wildcard_time:
-            return gap_end
-        for hour, minute in self._times[1:]:
+        if index not in transition_days:
+            return wall - offsets[index]
+        return self._fire_time_on_transition_day(day)
+
+    def _fire_time_on_transition_day(self, day: date) -> datetime:
+        """Fire time on a date whose UTC offset changes: gaps and repeated hours live here."""
+        gap_end = None
+        for position, (hour, minute) in enumerate(self._times):
             wall = datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
-            local = wall.replace(tzinfo=self._zone)
-            offset, later_offset = local.utcoffset(), local.replace(fold=1).utcoffset()
-            assert offset is not None and later_offset is not None
-            if offset >= later_offset:
-                return wall - offset
+            offset = self._zone.utcoffset(wall.replace(tzinfo=self._zone))
+            # fold=1 gives the later reading of a repeated wall time, and the post-transition
+            # offset inside a gap: a gap is the only case where it exceeds the fold=0 offset.
+            later = self._zone.utcoffset(wall.replace(tzinfo=self._zone, fold=1))
+            assert offset is not None and later is not None
+            if offset >= later:
+                return wall - offset  # exists; fold=0 is the first occurrence of a repeat
+            if position == 0:
+                gap_end = self._gap_end(wall, offset, later)
+                if not self._parsed.wildcard_time:
+                    return gap_end  # fixed-time job: runs as soon as the gap ends
+        # Wildcard job with every matching minute in the gap: keep the window (§4.1).
+        assert gap_end is not None
         return gap_end
 
     def _gap_end(self, wall: datetime, before: timedelta, after: timedelta) -> datetime:
@@ -491,9 +486,7 @@ class Schedule:
                 low = middle
         return high.replace(microsecond=0)
 
-    def windows_due(
-        self, *, start: date, after: datetime | None, until: datetime
-    ) -> list[tuple[date, datetime]]:
+    def windows_due(self, *, start: date, after: datetime | None, until: datetime) -> list[tuple[date, datetime]]:
         """Windows D >= ``start`` whose fire time f has ``after`` < f <= ``until``, in order.
 
         ``after=None`` means no lower bound on the fire time. Returns (window, fire time) pairs.
@@ -578,6 +571,23 @@ class Schedule:
         return sets
 
 
+@lru_cache(maxsize=4096)
+def _zone_year(zone: ZoneInfo, year: int) -> tuple[int, tuple[timedelta, ...], frozenset[int]]:
+    """For one zone and year: the ordinal of 1 January, each day's UTC offset, and the days
+    (0-based) on which the offset changes, where fire times need the careful path."""
+    first = date(year, 1, 1).toordinal()
+    last = min(date(year, 12, 31).toordinal() + 1, date.max.toordinal())
+    # The offset at each local midnight (fold=0); a day whose midnight offset differs from the
+    # next midnight's contains a transition, including one at midnight itself. (Two transitions
+    # that cancel out within one day would slip through; tzdata has none in modern times.)
+    midnights = [
+        zone.utcoffset(datetime.fromordinal(ordinal).replace(tzinfo=zone)) for ordinal in range(first, last + 1)
+    ]
+    days = date(year, 12, 31).toordinal() - first + 1
+    transition_days = frozenset(i for i in range(days) if i + 1 >= len(midnights) or midnights[i] != midnights[i + 1])
+    return first, tuple(midnights[:days]), transition_days
+
+
 def _clamped_add(day: date, delta: timedelta) -> date:
     try:
         return day + delta
@@ -627,7 +637,7 @@ def _celery_field(values: frozenset[int] | tuple[int, ...], low: int, high: int)
     ordered = sorted(values)
     if ordered == list(range(low, high + 1)):
         return "*"
-    step = _step_of(ordered, low, high)
+    step = _step_of(ordered, low, high) if len(ordered) >= 3 else None
     if step is not None:
         return f"*/{step}"
     parts = []
@@ -735,10 +745,7 @@ def _explain_days_of_month(days: list[int]) -> str:
         return "on even days of the month (2, 4, 6, …)"
     step = days[1] - days[0] if len(days) > 4 else 0
     if step > 1 and days == list(range(days[0], 32, step)):
-        return (
-            f"on every {_ordinal(step)} day of the month from day {days[0]} "
-            f"({days[0]}, {days[1]}, {days[2]}, …)"
-        )
+        return f"on every {_ordinal(step)} day of the month from day {days[0]} ({days[0]}, {days[1]}, {days[2]}, …)"
     noun = "day" if len(days) == 1 else "days"
     return f"on {noun} {_number_list(days)} of the month"
 
