@@ -1,0 +1,17 @@
+from django import forms
+
+from .models import ChannelPreference, NotificationType
+
+
+class PreferencesForm(forms.Form):
+    """One e-mail choice per notification type; in-app delivery is always on."""
+
+    def __init__(self, *args, current: dict[str, str], **kwargs):
+        super().__init__(*args, **kwargs)
+        for value, label in NotificationType.choices:
+            self.fields[value] = forms.ChoiceField(
+                label=label,
+                choices=ChannelPreference.Email.choices,
+                initial=current.get(value, ChannelPreference.Email.OFF),
+                widget=forms.Select,
+            )
