@@ -1,11 +1,113 @@
+"""Operator pages for notifications: the inbox, its actions, preferences and the header badge.
+
+Every view works on the signed-in person's own notifications only; an HTMX request gets the
+updated row fragment, a plain form post is redirected back to the list.
+"""
+
+from __future__ import annotations
+
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import trigger_client_event
+
+from workflows.errors import DomainError
 
 from .forms import PreferencesForm
-from .models import ChannelPreference, Notification
+from .models import ChannelPreference, Notification, NotificationType
+
+PAGE_SIZE = 50
+STATE_FILTERS = {
+    "unread": "Unread",
+    "all": "All (not dismissed)",
+    "dismissed": "Dismissed",
+    "failures": "Open automation failures",
+}
+
+
+@require_GET
+def inbox(request: HttpRequest) -> HttpResponse:
+    state = request.GET.get("state", "unread")
+    if state not in STATE_FILTERS:
+        state = "unread"
+    type_ = request.GET.get("type", "")
+    notifications = Notification.objects.for_user(request.user).select_related("task", "run")
+    if state == "unread":
+        notifications = notifications.unread()
+    elif state == "all":
+        notifications = notifications.filter(dismissed_at__isnull=True)
+    elif state == "dismissed":
+        notifications = notifications.filter(dismissed_at__isnull=False)
+    else:
+        notifications = notifications.filter(
+            type__in=[NotificationType.AUTOMATION_FAILURE, NotificationType.MISSED_WINDOWS],
+            acknowledged_at__isnull=True,
+            resolved_at__isnull=True,
+        )
+    if type_ in NotificationType.values:
+        notifications = notifications.filter(type=type_)
+    else:
+        type_ = ""
+    page = Paginator(notifications, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "notifications/inbox.html",
+        {
+            "page": page,
+            "state": state,
+            "type": type_,
+            "states": STATE_FILTERS,
+            "types": NotificationType.choices,
+        },
+    )
+
+
+def _own(request: HttpRequest, pk) -> Notification:
+    # Someone else's notification is a 404, never a 403: its existence is not ours to reveal.
+    return get_object_or_404(Notification.objects.for_user(request.user), pk=pk)
+
+
+def _after_action(request: HttpRequest, notification: Notification, message: str) -> HttpResponse:
+    if request.htmx:
+        response = render(request, "notifications/inbox.html#row", {"n": notification, "flash": message})
+        return trigger_client_event(response, "notifications-changed")
+    messages.success(request, message)
+    return redirect(request.POST.get("next") or "notification-inbox")
+
+
+@require_POST
+def mark_read(request: HttpRequest, pk) -> HttpResponse:
+    notification = _own(request, pk)
+    notification.mark_read()
+    return _after_action(request, notification, "Marked as read.")
+
+
+@require_POST
+def dismiss(request: HttpRequest, pk) -> HttpResponse:
+    notification = _own(request, pk)
+    notification.dismiss()
+    return _after_action(request, notification, "Dismissed. What it talks about is unchanged.")
+
+
+@require_POST
+def acknowledge(request: HttpRequest, pk) -> HttpResponse:
+    notification = _own(request, pk)
+    try:
+        notification.acknowledge(by=request.user, note=request.POST.get("note", ""))
+    except DomainError as exc:
+        if request.htmx:
+            response = render(
+                request, "notifications/inbox.html#row", {"n": notification, "error": exc.detail}, status=400
+            )
+            # htmx does not swap 4xx by default; retarget so the error shows in place.
+            response["HX-Reswap"] = "outerHTML"
+            return response
+        messages.error(request, exc.detail)
+        return redirect(request.POST.get("next") or "notification-inbox")
+    return _after_action(request, notification, "Acknowledged.")
 
 
 @require_http_methods(["GET", "POST"])
@@ -26,6 +128,7 @@ def preferences(request: HttpRequest) -> HttpResponse:
     )
 
 
+@require_GET
 def unread_count(request: HttpRequest) -> HttpResponse:
     """The header badge: the signed-in person's unread notifications (polled by htmx)."""
     count = Notification.objects.for_user(request.user).unread().count()

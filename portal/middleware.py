@@ -27,8 +27,7 @@ class LoginRequiredEverywhereMiddleware:
         if path.startswith("/admin/"):
             if request.user.is_authenticated and not is_portal_admin(request.user):
                 return HttpResponseForbidden(
-                    "<h1>403 Forbidden</h1><p>The admin is for Admins only. "
-                    '<a href="/">Back to the portal</a></p>'
+                    '<h1>403 Forbidden</h1><p>The admin is for Admins only. <a href="/">Back to the portal</a></p>'
                 )
             return self.get_response(request)
         if not request.user.is_authenticated:

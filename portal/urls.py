@@ -2,8 +2,6 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from notifications import views as notification_views
-
 from . import views
 
 urlpatterns = [
@@ -11,8 +9,7 @@ urlpatterns = [
     path("health/", views.health, name="health"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("notifications/preferences/", notification_views.preferences, name="notification-preferences"),
-    path("notifications/unread-count/", notification_views.unread_count, name="notification-unread-count"),
+    path("notifications/", include("notifications.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("portal.api_urls")),
 ]

@@ -16,7 +16,6 @@ def _private_proof_dir(settings, tmp_path):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 
-
 @pytest.fixture(autouse=True, scope="session")
 def _celery_eager():
     """Celery tasks run inline in tests, except in the integration tests that start a worker."""

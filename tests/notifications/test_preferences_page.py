@@ -24,7 +24,7 @@ def test_operator_saves_own_email_choices(client, operator, admin_user):
     page = client.get(URL)
     assert page.status_code == 200
     assert "Automation failure" in page.content.decode()
-    data = {t: "off" for t in NotificationType.values}
+    data = dict.fromkeys(NotificationType.values, "off")
     data[NotificationType.TASK_OVERDUE] = "immediate"
     data[NotificationType.FOLLOW_UP_DUE] = "digest"
     response = client.post(URL, data)
@@ -38,7 +38,7 @@ def test_operator_saves_own_email_choices(client, operator, admin_user):
 @pytest.mark.django_db
 def test_invalid_choice_changes_nothing(client, operator):
     client.force_login(operator)
-    data = {t: "off" for t in NotificationType.values}
+    data = dict.fromkeys(NotificationType.values, "off")
     data[NotificationType.TASK_DUE] = "carrier-pigeon"
     response = client.post(URL, data)
     assert response.status_code == 200
