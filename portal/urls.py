@@ -10,6 +10,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("notifications/", include("notifications.urls")),
+    path("", include("workflows.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("portal.api_urls")),
 ]

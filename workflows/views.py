@@ -1,0 +1,191 @@
+"""Operator pages for one task and one workflow run.
+
+Every action is a POST that calls the same model method as the API and the admin; a refused
+action re-renders the page (or, for HTMX, the task panel) with the specific reason. Every view is
+reachable only by portal members (middleware); objects are looked up per request, so a missing
+or archived-away object is a 404, never someone else's data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib import messages
+from django.db.models import Prefetch
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from .errors import DomainError
+from .models import Run, RunStatus, Task, TaskComment, add_proof, portal_today
+
+TASK_ACTIONS = (
+    "start",
+    "complete",
+    "wait",
+    "follow-up-sent",
+    "response-received",
+    "skip",
+    "reopen",
+    "comment",
+    "proof",
+)
+
+
+def _task_queryset():
+    return Task.objects.select_related(
+        "assignee", "completed_by", "recurring_config", "run", "run__template"
+    ).prefetch_related(
+        "proofs",
+        "required_run_links",
+        "dependencies",
+        "dependents",
+        Prefetch("history", queryset=TaskComment.objects.select_related("author")),
+        "run__links",
+    )
+
+
+def _task_context(task: Task, **extra) -> dict:
+    today = portal_today()
+    return {
+        "task": task,
+        "today": today,
+        "requirements": task.requirements(),
+        "blocked_by": task.open_prerequisites(),
+        "days_overdue": (today - task.due_date).days if task.is_open and task.due_date < today else 0,
+        "default_follow_up": today + dt.timedelta(days=3),
+        **extra,
+    }
+
+
+@require_GET
+def task_detail(request: HttpRequest, pk) -> HttpResponse:
+    task = get_object_or_404(_task_queryset(), pk=pk)
+    template = "workflows/task_detail.html#panel" if request.htmx else "workflows/task_detail.html"
+    return render(request, template, _task_context(task))
+
+
+def _parse_date(value: str | None, field: str) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise DomainError("validation_error", f"{field}: '{value}' is not a date (YYYY-MM-DD).") from None
+
+
+def _perform(task: Task, action: str, request: HttpRequest) -> str:
+    data, user = request.POST, request.user
+    if action == "start":
+        task.start(by=user)
+        return "Started."
+    if action == "complete":
+        task.complete(by=user, note=data.get("note", ""))
+        return "Completed."
+    if action == "wait":
+        task.mark_waiting(
+            by=user,
+            waiting_for=data.get("waiting_for", ""),
+            follow_up_at=_parse_date(data.get("follow_up_at"), "follow_up_at"),
+            note=data.get("note", ""),
+        )
+        return "Marked as waiting."
+    if action == "follow-up-sent":
+        task.follow_up_sent(
+            by=user,
+            note=data.get("note", ""),
+            next_follow_up_at=_parse_date(data.get("next_follow_up_at"), "next_follow_up_at"),
+        )
+        return "Follow-up recorded."
+    if action == "response-received":
+        task.response_received(by=user, note=data.get("note", ""))
+        return "Response recorded; the task is back to do."
+    if action == "skip":
+        skipped = task.skip(by=user, reason=data.get("reason", ""), cascade=data.get("cascade") == "on")
+        return f"Skipped (and {len(skipped)} dependent task(s))." if skipped else "Skipped."
+    if action == "reopen":
+        task.reopen(by=user, reason=data.get("reason", ""))
+        return "Reopened."
+    if action == "comment":
+        task.add_comment(by=user, body=data.get("body", ""))
+        return "Comment added."
+    add_proof(
+        task,
+        by=user,
+        kind=data.get("kind", ""),
+        label=data.get("label", ""),
+        url=data.get("url", ""),
+        note=data.get("note", ""),
+        file=request.FILES.get("file"),
+    )
+    return "Proof added."
+
+
+@require_POST
+def task_action(request: HttpRequest, pk, action: str) -> HttpResponse:
+    task = get_object_or_404(Task, pk=pk)
+    if action not in TASK_ACTIONS:
+        return HttpResponse("Unknown action.", status=404)
+    try:
+        message = _perform(task, action, request)
+    except DomainError as exc:
+        fresh = get_object_or_404(_task_queryset(), pk=pk)
+        context = _task_context(fresh, error=exc.detail, error_items=exc.extra.get("missing", []), action=action)
+        template = "workflows/task_detail.html#panel" if request.htmx else "workflows/task_detail.html"
+        response = render(request, template, context, status=400)
+        if request.htmx:
+            response["HX-Reswap"] = "outerHTML"  # show the reason in place despite the 400
+        return response
+    if request.htmx:
+        fresh = get_object_or_404(_task_queryset(), pk=pk)
+        response = render(request, "workflows/task_detail.html#panel", _task_context(fresh, flash=message))
+        response["HX-Trigger"] = "task-changed"
+        return response
+    messages.success(request, message)
+    return redirect("task-detail", pk=pk)
+
+
+@require_GET
+def run_detail(request: HttpRequest, pk) -> HttpResponse:
+    today = portal_today()
+    run = get_object_or_404(Run.objects.with_risk(today).select_related("template").prefetch_related("links"), pk=pk)
+    tasks = list(
+        run.tasks.filter(archived_at__isnull=True)
+        .with_flags()
+        .select_related("assignee")
+        .order_by("due_date", "due_time", "title")
+    )
+    order = run.template.stage_order()
+    stages: dict[str, list[Task]] = {}
+    for task in sorted(tasks, key=lambda t: (order.get(t.stage, len(order)), t.due_date, t.title)):
+        stages.setdefault(task.stage or "Tasks", []).append(task)
+    return render(
+        request,
+        "workflows/run_detail.html",
+        {"run": run, "risk": run.risk(), "stages": stages, "today": today, "RunStatus": RunStatus},
+    )
+
+
+@require_POST
+def run_action(request: HttpRequest, pk, action: str) -> HttpResponse:
+    run = get_object_or_404(Run, pk=pk)
+    try:
+        if action == "links":
+            run.fill_link(name=request.POST.get("name", ""), url=request.POST.get("url", ""), by=request.user)
+            message = f"Run link '{request.POST.get('name')}' saved."
+        elif action == "pause":
+            run.pause(by=request.user)
+            message = "Run paused: its tasks leave Operations Home until it is resumed."
+        elif action == "resume":
+            run.resume(by=request.user)
+            message = "Run resumed."
+        elif action == "cancel":
+            run.cancel(by=request.user, reason=request.POST.get("reason", ""))
+            message = "Run cancelled. Its history is kept."
+        else:
+            return HttpResponse("Unknown action.", status=404)
+    except DomainError as exc:
+        messages.error(request, exc.detail)
+        return redirect("run-detail", pk=pk)
+    messages.success(request, message)
+    return redirect("run-detail", pk=pk)
