@@ -107,16 +107,14 @@ class Notification(models.Model):
         if not note:
             raise DomainError("note_required", "Acknowledging needs a note.", missing=["note"])
         if self.type not in (NotificationType.AUTOMATION_FAILURE, NotificationType.MISSED_WINDOWS):
-            raise DomainError(
-                "invalid_transition", "Only automation failures and missed windows can be acknowledged."
-            )
+            raise DomainError("invalid_transition", "Only automation failures and missed windows can be acknowledged.")
         if self.acknowledged_at:
             raise DomainError("invalid_transition", "This notification is already acknowledged.")
         now = timezone.now()
         # The failure is one fact told to several people: acknowledging closes it for all of them.
-        Notification.objects.filter(dedup_key=self.dedup_key, acknowledged_at__isnull=True).update(
+        Notification.objects.filter(type=self.type, dedup_key=self.dedup_key, acknowledged_at__isnull=True).update(
             acknowledged_at=now,
-            acknowledged_by=by,
+            acknowledged_by=by if getattr(by, "is_authenticated", False) else None,
             acknowledgement_note=note,
             read_at=models.functions.Coalesce("read_at", models.Value(now)),
         )

@@ -70,6 +70,10 @@ def notify(
     and retries may call this any number of times. Returns the ones newly created."""
     if type not in NotificationType.values:
         raise ValueError(f"unknown notification type {type!r}")
+    if not dedup_key:
+        raise ValueError("a notification needs a deduplication key")
+    # The same (truncated) key for the lookup and the insert, or a long key would never match.
+    dedup_key = dedup_key[:300]
     people = {u.pk: u for u in recipients if u is not None}
     if not people:
         return []
@@ -89,7 +93,7 @@ def notify(
             recurring_config=recurring_config,
             window_date=window_date,
             data=data or {},
-            dedup_key=dedup_key[:300],
+            dedup_key=dedup_key,
         )
         for pk in people
         if pk not in existing
@@ -129,9 +133,7 @@ def on_run_stage_changed(sender, *, run: Run, from_stage: str, to_stage: str, **
 def on_run_instantiated(sender, *, run: Run, created: bool, recovered: int, **kwargs) -> None:
     if not created:
         return
-    first = (
-        run.tasks.filter(archived_at__isnull=True).order_by("due_date", "due_time", "title").first()
-    )
+    first = run.tasks.filter(archived_at__isnull=True).order_by("due_date", "due_time", "title").first()
     first_text = f"First due: '{first.title}' on {first.due_date.isoformat()}." if first else "It has no tasks."
     notify(
         NotificationType.WORKFLOW_CREATED,

@@ -12,6 +12,8 @@ from tests.factories import AdminFactory, OperatorFactory, UserFactory
 
 @pytest.fixture(autouse=True)
 def _private_proof_dir(settings, tmp_path):
+    # Hashing a password properly costs ~0.4 s a user; tests create hundreds of users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.PROOF_STORAGE_DIR = tmp_path / "proofs"
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os.path
 import uuid
 from collections.abc import Iterable
 
@@ -16,7 +17,7 @@ from django.conf import settings
 from django.core.files.storage import FileSystemStorage
 from django.db import models, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Lower, Trim
 from django.utils import timezone
 from django.utils.functional import cached_property
 
@@ -112,7 +113,7 @@ class ScheduleState(models.Model):
 def find_dependency_cycle(depends_on: dict[str, Iterable[str]]) -> list[str] | None:
     """Return one dependency cycle as a list of refs ending where it started, or None."""
     WHITE, GREY, BLACK = 0, 1, 2
-    colour = {ref: WHITE for ref in depends_on}
+    colour = dict.fromkeys(depends_on, WHITE)
     stack: list[str] = []
 
     def visit(ref: str) -> list[str] | None:
@@ -267,7 +268,7 @@ class RunQuerySet(models.QuerySet):
             risk_waiting=count(tasks.filter(status=TaskStatus.WAITING)),
             risk_follow_ups_due=count(tasks.filter(status=TaskStatus.WAITING, follow_up_at__lte=today)),
             risk_missing_evidence=count(
-                flagged.filter(status__in=ACTIONABLE_STATUSES, due_date__lte=today, evidence_missing=True)
+                flagged.filter(status__in=OPEN_STATUSES, due_date__lte=today, evidence_missing=True)
             ),
             risk_blocked=count(flagged.filter(status__in=OPEN_STATUSES, is_blocked=True)),
             risk_next_due_task_id=Subquery(next_due),
@@ -325,18 +326,20 @@ class Run(models.Model):
         }
 
     def _locked(self) -> Run:
-        return Run.objects.select_for_update().get(pk=self.pk)
+        return Run.objects.select_for_update(no_key=True).get(pk=self.pk)
 
-    def refresh_stage(self) -> None:
+    def refresh_stage(self, *, announce: bool = True) -> None:
         """Current stage = the earliest stage (template order) that still has open tasks; when
-        every task is resolved the run is completed (and reopened work re-activates it)."""
+        every task is resolved the run is completed (and reopened work re-activates it). A move
+        raises ``run_stage_changed`` unless ``announce`` is off (a brand-new run announces itself
+        with ``workflow-created`` instead) or the run is cancelled (nobody works on it any more)."""
         with transaction.atomic():
             run = self._locked()
             order = run.template.stage_order()
             open_stages = set(
                 run.tasks.filter(status__in=OPEN_STATUSES, archived_at__isnull=True).values_list("stage", flat=True)
             )
-            previous_stage = run.current_stage
+            previous_stage, previous_status = run.current_stage, run.status
             if open_stages:
                 new_stage = min(open_stages, key=lambda s: (order.get(s, len(order)), s))
                 if run.status == RunStatus.COMPLETED:
@@ -348,9 +351,12 @@ class Run(models.Model):
                     run.status = RunStatus.COMPLETED
                     run.completed_at = timezone.now()
             run.current_stage = new_stage
-            run.save()
-            self.__dict__.update({k: getattr(run, k) for k in ("status", "current_stage", "completed_at")})
-            if new_stage != previous_stage:
+            if (new_stage, run.status) != (previous_stage, previous_status):
+                run.save()
+            self.__dict__.update(
+                {k: getattr(run, k) for k in ("status", "current_stage", "completed_at", "updated_at")}
+            )
+            if new_stage != previous_stage and announce and run.status != RunStatus.CANCELLED:
                 # Sent inside the transaction so the notifications commit (or roll back) with it.
                 run_stage_changed.send(sender=Run, run=run, from_stage=previous_stage, to_stage=new_stage)
 
@@ -461,8 +467,12 @@ class TaskQuerySet(models.QuerySet):
         """Annotate ``is_blocked`` (an open prerequisite) and ``evidence_missing`` (a proof or
         run-link requirement unmet) in SQL."""
         proofs = Proof.objects.filter(task=OuterRef("pk"))
-        link_proof = proofs.filter(kind=ProofKind.LINK).filter(
-            Q(label__iexact=OuterRef("requires_link")) | Q(label="")
+        # Same rule as missing_requirements(): label equal ignoring case and surrounding blanks,
+        # or no label. (iexact against a column would treat '%' and '_' in the label as wildcards.)
+        link_proof = (
+            proofs.filter(kind=ProofKind.LINK)
+            .annotate(_label=Lower(Trim("label")))
+            .filter(Q(_label=Lower(Trim(OuterRef("requires_link")))) | Q(_label=""))
         )
         unfilled_run_link = RunLink.objects.filter(requiring_tasks=OuterRef("pk"), url="")
         open_prereq = TaskDependency.objects.filter(task=OuterRef("pk"), depends_on__status__in=OPEN_STATUSES)
@@ -581,7 +591,8 @@ class Task(models.Model):
         return "Manual"
 
     def requirements(self) -> list[dict]:
-        """The requirements checklist: each requirement, whether it is met."""
+        """The requirements checklist: each requirement (kind, name) and whether it is met.
+        Costs no query when ``proofs`` and ``required_run_links`` are prefetched."""
         missing = set(self.missing_requirements())
         items = []
         if self.requires_link:
@@ -600,13 +611,17 @@ class Task(models.Model):
         return list(self.proofs.all())
 
     def _run_links_required(self) -> list[RunLink]:
+        # Only run tasks can require run links: spare the query for every other task.
+        if not self.run_id:
+            return []
         return sorted(self.required_run_links.all(), key=lambda link: link.name)
 
     def missing_requirements(self) -> list[str]:
         """Names of unmet proof and run-link requirements, e.g. "LinkedIn post URL", "file",
         "proof note", "run link 'Mailchimp newsletter'". A link requirement is met by a link
         proof with the same label (or no label); a file or note requirement by any such proof."""
-        proofs = self._proofs()
+        needs_proof = bool(self.requires_link or self.requires_file or self.requires_proof_note)
+        proofs = self._proofs() if needs_proof else []
         kinds = {p.kind for p in proofs}
         missing: list[str] = []
         if self.requires_link:
@@ -630,19 +645,37 @@ class Task(models.Model):
         return [dep for dep in self.dependencies.all() if dep.status == TaskStatus.SKIPPED]
 
     # ---- transitions ---------------------------------------------------------------------
-    def _locked(self) -> Task:
-        return Task.objects.select_for_update().get(pk=self.pk)
+    #
+    # Every transition runs in one transaction that first locks the task's run (when it has one)
+    # and then the task itself, always in that order, so concurrent transitions of tasks of one
+    # run queue behind each other instead of deadlocking, and a prerequisite cannot be reopened
+    # between the "not blocked" check and the write. The run's stage is refreshed once at the end
+    # of each operation, so a cascade raises one stage-change, not one per skipped task.
+
+    def _lock_for_change(self) -> None:
+        """Lock the run, then the task, and reload this instance from the locked row. Cached
+        prefetches (proofs, dependencies, run links) are dropped: they may predate the lock.
+        ``no_key``: these rows' keys never change, so comments and proofs (whose foreign keys
+        take key-share locks) may still be added while a transition runs."""
+        if self.run_id:
+            list(Run.objects.select_for_update(no_key=True).filter(pk=self.run_id).values_list("pk", flat=True))
+        self._sync_from(Task.objects.select_for_update(no_key=True).get(pk=self.pk))
+
+    def _sync_from(self, fresh: Task) -> None:
+        for field in fresh._meta.concrete_fields:
+            setattr(self, field.attname, getattr(fresh, field.attname))
+        self.__dict__.pop("_prefetched_objects_cache", None)
 
     def _refuse(self, action: str, allowed: Iterable[str]) -> None:
         allowed_text = " or ".join(TaskStatus(s).label.lower() for s in allowed)
         raise DomainError(
             "invalid_transition",
-            f"Cannot {action} a task that is {TaskStatus(self.status).label.lower()}; "
-            f"it must be {allowed_text}.",
-            status=self.status,
+            f"Cannot {action} a task that is {TaskStatus(self.status).label.lower()}; it must be {allowed_text}.",
+            task_status=self.status,
         )
 
     def _transition(self, to_status: str, *, by, note: str = "", kind: str = "status") -> None:
+        """Write the new status and its history entry (who, when, from, to, note)."""
         from_status = self.status
         self.status = to_status
         self.save()
@@ -655,7 +688,9 @@ class Task(models.Model):
             to_status=to_status,
         )
         task_status_changed.send(sender=Task, task=self, from_status=from_status, to_status=to_status, by=by)
-        if self.run_id and (from_status in OPEN_STATUSES) != (to_status in OPEN_STATUSES):
+
+    def _refresh_run_stage(self) -> None:
+        if self.run_id:
             self.run.refresh_stage()
 
     def _check_not_blocked(self, action: str) -> None:
@@ -668,14 +703,10 @@ class Task(models.Model):
                 blocked_by=[{"id": str(t.pk), "title": t.title, "status": t.status} for t in blockers],
             )
 
-    def _sync_from(self, fresh: Task) -> None:
-        for field in fresh._meta.concrete_fields:
-            setattr(self, field.attname, getattr(fresh, field.attname))
-
     @transaction.atomic
     def start(self, *, by=None) -> None:
         """todo → in_progress; refused while a prerequisite is open."""
-        self._sync_from(self._locked())
+        self._lock_for_change()
         if self.status != TaskStatus.TODO:
             self._refuse("start", [TaskStatus.TODO])
         self._check_not_blocked("start")
@@ -686,7 +717,7 @@ class Task(models.Model):
     def complete(self, *, by=None, note: str = "") -> None:
         """todo/in_progress → done. Refused while a prerequisite is open (checked first), then
         while a proof or run-link requirement is unmet, naming each missing item."""
-        self._sync_from(self._locked())
+        self._lock_for_change()
         if self.status not in ACTIONABLE_STATUSES:
             self._refuse("complete", ACTIONABLE_STATUSES)
         self._check_not_blocked("complete")
@@ -702,18 +733,22 @@ class Task(models.Model):
         self.completed_at = now
         self.completed_by = _person(by)
         self.started_at = self.started_at or now
-        self._transition(TaskStatus.DONE, by=by, note=note)
+        self._transition(TaskStatus.DONE, by=by, note=(note or "").strip())
+        self._refresh_run_stage()
 
     @transaction.atomic
-    def mark_waiting(self, *, by=None, waiting_for: str = "", follow_up_at: dt.date | None = None, note: str = "") -> None:
-        """Any open status → waiting; requires who/what we wait on, a follow-up date and a note."""
-        self._sync_from(self._locked())
+    def mark_waiting(
+        self, *, by=None, waiting_for: str = "", follow_up_at: dt.date | None = None, note: str = ""
+    ) -> None:
+        """todo/in_progress → waiting; requires who/what we wait on (``waiting_for``), a follow-up
+        date (``follow_up_at``) and a ``note``; each missing one is named in ``missing``."""
+        self._lock_for_change()
         if self.status not in ACTIONABLE_STATUSES:
             if self.status == TaskStatus.WAITING:
                 raise DomainError(
                     "invalid_transition",
                     "This task is already waiting; record a follow-up or a response instead.",
-                    status=self.status,
+                    task_status=self.status,
                 )
             self._refuse("mark waiting", ACTIONABLE_STATUSES)
         waiting_for = (waiting_for or "").strip()
@@ -730,13 +765,14 @@ class Task(models.Model):
                 missing=missing,
             )
         self.waiting_for = waiting_for
-        self.follow_up_at = follow_up_at
+        self.follow_up_at = _as_date(follow_up_at, "follow_up_at")
         self._transition(TaskStatus.WAITING, by=by, note=note)
 
     @transaction.atomic
     def follow_up_sent(self, *, by=None, note: str = "", next_follow_up_at: dt.date | None = None) -> None:
-        """On a waiting task: record a follow-up (note + next follow-up date); stays waiting."""
-        self._sync_from(self._locked())
+        """On a waiting task: record a follow-up (note + next follow-up date) as a timestamped
+        comment and move ``follow_up_at``; the task stays waiting."""
+        self._lock_for_change()
         if self.status != TaskStatus.WAITING:
             self._refuse("record a follow-up on", [TaskStatus.WAITING])
         note = (note or "").strip()
@@ -747,6 +783,7 @@ class Task(models.Model):
                 "Recording a follow-up needs " + ", ".join(missing) + ".",
                 missing=missing,
             )
+        next_follow_up_at = _as_date(next_follow_up_at, "next_follow_up_at")
         previous = self.follow_up_at
         self.follow_up_at = next_follow_up_at
         self.save()
@@ -755,14 +792,16 @@ class Task(models.Model):
             kind=CommentKind.FOLLOW_UP,
             author=_person(by),
             body=note,
-            data={"previous_follow_up_at": previous.isoformat() if previous else None,
-                  "next_follow_up_at": next_follow_up_at.isoformat()},
+            data={
+                "previous_follow_up_at": previous.isoformat() if previous else None,
+                "next_follow_up_at": next_follow_up_at.isoformat(),
+            },
         )
 
     @transaction.atomic
     def response_received(self, *, by=None, note: str = "") -> None:
         """On a waiting task: the response came; back to todo, the note kept in history."""
-        self._sync_from(self._locked())
+        self._lock_for_change()
         if self.status != TaskStatus.WAITING:
             self._refuse("record a response on", [TaskStatus.WAITING])
         note = (note or "").strip()
@@ -775,31 +814,33 @@ class Task(models.Model):
     @transaction.atomic
     def skip(self, *, by=None, reason: str = "", cascade: bool = False) -> list[Task]:
         """Any open status → skipped (reason required). With ``cascade`` every open task that
-        (transitively) depends on this one is skipped too; returns those."""
-        self._sync_from(self._locked())
+        (transitively) depends on this one is skipped too; returns those. Without it the
+        dependents simply become actionable (a skipped prerequisite resolves them) and show it
+        through ``skipped_prerequisites``."""
+        self._lock_for_change()
         if self.status not in OPEN_STATUSES:
             self._refuse("skip", OPEN_STATUSES)
         reason = (reason or "").strip()
         if not reason:
             raise DomainError("reason_required", "Skipping a task needs a reason.", missing=["reason"])
-        self.follow_up_at = None if self.status == TaskStatus.WAITING else self.follow_up_at
-        self.waiting_for = "" if self.status == TaskStatus.WAITING else self.waiting_for
+        if self.status == TaskStatus.WAITING:
+            self.follow_up_at = None
+            self.waiting_for = ""
         self._transition(TaskStatus.SKIPPED, by=by, note=reason)
         cascaded: list[Task] = []
         if cascade:
-            frontier = [self.pk]
+            frontier = {self.pk}
             seen = {self.pk}
             while frontier:
-                dependents = list(
-                    Task.objects.select_for_update()
-                    .filter(dependency_links__depends_on__in=frontier)
-                    .exclude(pk__in=seen)
-                    .distinct()
+                # Ids first, then lock: PostgreSQL refuses FOR UPDATE together with DISTINCT.
+                dependent_ids = (
+                    set(TaskDependency.objects.filter(depends_on__in=frontier).values_list("task_id", flat=True)) - seen
                 )
-                frontier = []
-                for dependent in dependents:
-                    seen.add(dependent.pk)
-                    frontier.append(dependent.pk)
+                seen |= dependent_ids
+                frontier = dependent_ids
+                for dependent in (
+                    Task.objects.select_for_update(no_key=True).filter(pk__in=dependent_ids).order_by("pk")
+                ):
                     if dependent.status in OPEN_STATUSES:
                         dependent.follow_up_at = None
                         dependent.waiting_for = ""
@@ -807,12 +848,15 @@ class Task(models.Model):
                             TaskStatus.SKIPPED, by=by, note=f"Skipped with prerequisite '{self.title}': {reason}"
                         )
                         cascaded.append(dependent)
+        self._refresh_run_stage()
+        for run in {t.run_id: t.run for t in cascaded if t.run_id and t.run_id != self.run_id}.values():
+            run.refresh_stage()
         return cascaded
 
     @transaction.atomic
     def reopen(self, *, by=None, reason: str = "") -> None:
-        """done/skipped → todo (reason required)."""
-        self._sync_from(self._locked())
+        """done/skipped → todo (reason required); a completed run becomes active again."""
+        self._lock_for_change()
         if self.status not in RESOLVED_STATUSES:
             self._refuse("reopen", RESOLVED_STATUSES)
         reason = (reason or "").strip()
@@ -821,6 +865,7 @@ class Task(models.Model):
         self.completed_at = None
         self.completed_by = None
         self._transition(TaskStatus.TODO, by=by, note=reason)
+        self._refresh_run_stage()
 
     def add_comment(self, *, by, body: str) -> TaskComment:
         body = (body or "").strip()
@@ -828,15 +873,34 @@ class Task(models.Model):
             raise DomainError("validation_error", "A comment cannot be empty.", missing=["body"])
         return TaskComment.objects.create(task=self, kind=CommentKind.COMMENT, author=_person(by), body=body)
 
+    @transaction.atomic
     def archive(self, *, by=None) -> None:
+        """Hide the task from default lists, keeping its history. An archived task no longer
+        holds its run's stage back, and still counts as present when a run is topped up."""
+        self._lock_for_change()
         if self.archived_at is None:
             self.archived_at = timezone.now()
             self.save()
             TaskComment.objects.create(task=self, kind=CommentKind.EVENT, author=_person(by), body="Archived.")
+            self._refresh_run_stage()
 
 
 def _person(by):
     return by if getattr(by, "is_authenticated", False) else None
+
+
+def _as_date(value, name: str) -> dt.date:
+    """Accept a date or an ISO ``YYYY-MM-DD`` string; anything else is refused naming the field."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise DomainError("validation_error", f"{name} must be a date (YYYY-MM-DD); got '{value}'.", field=name)
 
 
 class TaskDependency(models.Model):
@@ -896,7 +960,17 @@ class PrivateProofStorage(FileSystemStorage):
     view; there is deliberately no public URL."""
 
     def __init__(self, **kwargs):
-        super().__init__(location=str(settings.PROOF_STORAGE_DIR), base_url=None, **kwargs)
+        super().__init__(base_url=None, **kwargs)
+
+    # Read the setting on every use, not once at import: the field's storage is built when the
+    # model class is, long before per-deployment (or per-test) settings are final.
+    @property
+    def base_location(self) -> str:
+        return str(settings.PROOF_STORAGE_DIR)
+
+    @property
+    def location(self) -> str:
+        return os.path.abspath(self.base_location)
 
     def url(self, name):
         raise ValueError("Proof files have no public URL; use the proof download view.")
@@ -993,32 +1067,44 @@ def add_proof(
         if file.size == 0:
             raise DomainError("validation_error", "The file is empty.")
         content_type = (getattr(file, "content_type", "") or "").split(";")[0].strip().lower()
-        allowed = settings.PORTAL_PROOF_CONTENT_TYPES
+        allowed = [t.lower() for t in settings.PORTAL_PROOF_CONTENT_TYPES]
         if content_type not in allowed:
             raise DomainError(
                 "file_type_not_allowed",
-                f"Files of type '{content_type or 'unknown'}' are not accepted.",
-                allowed=list(allowed),
+                f"Files of type '{content_type or 'unknown'}' are not accepted (accepted: {', '.join(allowed)}).",
+                allowed=allowed,
             )
         digest = hashlib.sha256()
+        size = 0
         for chunk in file.chunks():
             digest.update(chunk)
+            size += len(chunk)
+        # The declared size is the client's word; the bytes we hashed are the truth.
+        if size > limit:
+            raise DomainError(
+                "file_too_large", f"The file is {size:,} bytes; the limit is {limit:,} bytes.", limit=limit
+            )
         file.seek(0)
-        import os.path
-
-        proof.file_name = os.path.basename(file.name)[:255]
-        proof.file_size = file.size
+        proof.file_name = os.path.basename(file.name or "")[:255] or "proof"
+        proof.file_size = size
         proof.content_type = content_type
         proof.sha256 = digest.hexdigest()
         proof.note = note
         proof.file.save(proof.file_name, file, save=False)
-    with transaction.atomic():
-        proof.save()
-        TaskComment.objects.create(
-            task=task,
-            kind=CommentKind.PROOF,
-            author=_person(by),
-            body=f"Added {proof.get_kind_display().lower()} proof: {proof.display}",
-            data={"proof_id": str(proof.pk)},
-        )
+    try:
+        with transaction.atomic():
+            proof.save()
+            TaskComment.objects.create(
+                task=task,
+                kind=CommentKind.PROOF,
+                author=_person(by),
+                body=f"Added {proof.get_kind_display().lower()} proof: {proof.display}",
+                data={"proof_id": str(proof.pk)},
+            )
+    except Exception:
+        if proof.file:
+            proof.file.storage.delete(proof.file.name)
+        raise
+    # A caller holding this task with prefetched proofs must see the new one (e.g. complete()).
+    getattr(task, "_prefetched_objects_cache", {}).pop("proofs", None)
     return proof

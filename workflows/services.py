@@ -61,23 +61,40 @@ TEMPLATE_TASK_FIELDS = (
 )
 
 
-def _names(values: Any, what: str) -> list[str]:
+def _names(values: Any, what: str, *, field: str | None = None) -> list[str]:
+    """A list of distinct non-empty names (a bare string is refused, not split into letters)."""
+    field = field or what
     if values is None:
         return []
-    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-        raise DomainError("validation_error", f"{what} must be a list of names.", field=what)
+    if not isinstance(values, list | tuple) or not all(isinstance(v, str) for v in values):
+        raise DomainError("validation_error", f"{what} must be a list of names.", field=field)
     cleaned = [v.strip() for v in values]
     if any(not v for v in cleaned):
-        raise DomainError("validation_error", f"{what} cannot contain an empty name.", field=what)
+        raise DomainError("validation_error", f"{what} cannot contain an empty name.", field=field)
     duplicates = sorted({v for v in cleaned if cleaned.count(v) > 1})
     if duplicates:
-        raise DomainError("validation_error", f"{what} has duplicates: {', '.join(duplicates)}.", field=what)
+        raise DomainError("validation_error", f"{what} has duplicates: {', '.join(duplicates)}.", field=field)
     return cleaned
 
 
+def _whole_number(value: Any, what: str, *, field: str | None = None, minimum: int | None = None) -> int:
+    field = field or what
+    try:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ValueError
+        number = int(value)
+    except ValueError:
+        raise DomainError("validation_error", f"{what} must be a whole number; got '{value}'.", field=field) from None
+    if minimum is not None and number < minimum:
+        raise DomainError("validation_error", f"{what} must be {minimum} or more.", field=field)
+    return number
+
+
 def validate_template_definition(template: WorkflowTemplate, tasks: list[dict]) -> None:
-    """Refuse a template whose trigger, stages, run links or task definitions are inconsistent;
-    a dependency cycle is refused naming the cycle."""
+    """Refuse a template whose trigger, stages, run links or task definitions are inconsistent:
+    unknown stages, run links or dependency refs are named, and a dependency cycle is refused
+    with code ``dependency_cycle`` and the ``cycle`` as a list of refs. Normalises ``template``
+    and the ``tasks`` dicts in place (trimmed names, default stage = the first stage)."""
     if not (template.name or "").strip():
         raise DomainError("validation_error", "A template needs a name.", field="name")
     template.stages = _names(template.stages, "stages")
@@ -98,20 +115,33 @@ def validate_template_definition(template: WorkflowTemplate, tasks: list[dict]) 
         raise DomainError(
             "validation_error", "An automatic template needs a trigger_schedule.", field="trigger_schedule"
         )
-    if template.trigger_lead_days is None or int(template.trigger_lead_days) < 0:
-        raise DomainError("validation_error", "trigger_lead_days must be 0 or more.", field="trigger_lead_days")
+    template.trigger_lead_days = _whole_number(template.trigger_lead_days, "trigger_lead_days", minimum=0)
 
     refs: list[str] = []
     for index, spec in enumerate(tasks):
-        ref = (spec.get("ref") or "").strip()
-        if not ref or not REF_PATTERN.match(ref):
+        ref = spec.get("ref") or ""
+        if not isinstance(ref, str) or not REF_PATTERN.match(ref.strip()):
             raise DomainError(
                 "validation_error",
                 f"Task {index + 1}: ref must be letters, digits, '-' or '_' (got '{ref}').",
                 field="tasks",
             )
-        if not (spec.get("title") or "").strip():
+        ref = spec["ref"] = ref.strip()
+        title = spec.get("title")
+        if not isinstance(title, str) or not title.strip():
             raise DomainError("validation_error", f"Task '{ref}' needs a title.", field="tasks")
+        spec["title"] = title.strip()
+        if not spec.get("stage") and template.stages:
+            spec["stage"] = template.stages[0]
+        spec["depends_on"] = _names(spec.get("depends_on"), f"Task '{ref}': depends_on", field="tasks")
+        spec["requires_run_links"] = _names(
+            spec.get("requires_run_links"), f"Task '{ref}': requires_run_links", field="tasks"
+        )
+        spec["offset_days"] = _whole_number(spec.get("offset_days") or 0, f"Task '{ref}': offset_days", field="tasks")
+        if spec.get("estimate_minutes") is not None:
+            spec["estimate_minutes"] = _whole_number(
+                spec["estimate_minutes"], f"Task '{ref}': estimate_minutes", field="tasks", minimum=0
+            )
         refs.append(ref)
     duplicates = sorted({r for r in refs if refs.count(r) > 1})
     if duplicates:
@@ -141,7 +171,9 @@ def validate_template_definition(template: WorkflowTemplate, tasks: list[dict]) 
                     field="tasks",
                 )
         if spec.get("priority") and spec["priority"] not in Priority.values:
-            raise DomainError("validation_error", f"Task '{ref}': unknown priority '{spec['priority']}'.")
+            raise DomainError(
+                "validation_error", f"Task '{ref}': unknown priority '{spec['priority']}'.", field="tasks"
+            )
     cycle = find_dependency_cycle({spec["ref"]: list(spec.get("depends_on") or []) for spec in tasks})
     if cycle:
         raise DomainError(
@@ -158,7 +190,6 @@ def template_task_specs(template: WorkflowTemplate) -> list[dict]:
     ]
 
 
-@transaction.atomic
 def save_template(
     *,
     template: WorkflowTemplate | None = None,
@@ -167,28 +198,42 @@ def save_template(
     by=None,
 ) -> WorkflowTemplate:
     """Create or update a template and (when ``tasks`` is given) replace its task definitions.
-    Existing runs are never touched: their tasks are copies."""
+    Existing runs are never touched: their tasks are copies. Refused input changes nothing —
+    neither the database nor the ``template`` instance the caller holds."""
     template = template or WorkflowTemplate()
-    was_automatic_enabled = template.pk and template.schedule_active
+    snapshot = {f.attname: getattr(template, f.attname) for f in template._meta.concrete_fields}
+    adding = template._state.adding
+    try:
+        with transaction.atomic():
+            return _save_template(template, data=data, tasks=tasks)
+    except Exception:
+        for attname, value in snapshot.items():
+            setattr(template, attname, value)
+        template._state.adding = adding
+        raise
+
+
+def _save_template(template: WorkflowTemplate, *, data: dict[str, Any], tasks: list[dict] | None) -> WorkflowTemplate:
+    is_new = template._state.adding
+    was_automatic_enabled = not is_new and template.schedule_active
     for name, value in data.items():
         if name not in TEMPLATE_FIELDS:
             raise DomainError("validation_error", f"Unknown template field '{name}'.", field=name)
         setattr(template, name, value)
-    specs = tasks if tasks is not None else (template_task_specs(template) if template.pk else [])
+    # Validate copies: the caller's dicts stay as given.
+    specs = [dict(spec) for spec in tasks] if tasks is not None else ([] if is_new else template_task_specs(template))
     validate_template_definition(template, specs)
     becomes_active = template.schedule_active
-    if becomes_active and not was_automatic_enabled and template.pk:
+    if becomes_active and not was_automatic_enabled and not is_new:
         # Enabling (or switching on automatic) counts as a resume: only later fire times count.
         template.resumed_at = timezone.now()
-    if (
-        WorkflowTemplate.objects.filter(name__iexact=template.name.strip()).exclude(pk=template.pk).exists()
-    ):
+    if WorkflowTemplate.objects.filter(name__iexact=template.name.strip()).exclude(pk=template.pk).exists():
         raise DomainError("validation_error", f"A template named '{template.name}' already exists.", field="name")
     template.name = template.name.strip()
     template.save()
     if tasks is not None:
         keep = set()
-        for position, spec in enumerate(tasks):
+        for position, spec in enumerate(specs):
             values = {k: spec[k] for k in TEMPLATE_TASK_FIELDS if k in spec and k != "ref"}
             values.setdefault("stage", template.stages[0] if template.stages else "")
             values["position"] = position
@@ -238,13 +283,14 @@ def instantiate_run(
 ) -> RunResult:
     """Create the run of ``template`` for ``anchor_date`` with all its tasks in one transaction,
     or — when it exists — top up exactly the tasks whose refs it lacks (an archived task counts
-    as present). Unique (template, anchor_date) and (run, ref) constraints make concurrent calls
-    safe: the loser of the race reuses the winner's run."""
+    as present) and report how many were recovered. Unique (template, anchor_date) and (run, ref)
+    constraints make concurrent calls safe: the loser of the creation race reuses the winner's
+    run, and top-ups of one run are serialised by locking the run row."""
     if template.archived_at:
         raise DomainError("template_archived", "This template is archived; restore it to launch runs.", status=409)
     with transaction.atomic():
         created = False
-        run = Run.objects.filter(template=template, anchor_date=anchor_date).first()
+        run = Run.objects.select_for_update(no_key=True).filter(template=template, anchor_date=anchor_date).first()
         if run is None:
             try:
                 with transaction.atomic():
@@ -258,27 +304,33 @@ def instantiate_run(
                     )
                     created = True
             except IntegrityError:
-                run = Run.objects.get(template=template, anchor_date=anchor_date)
+                # Another process created it first; its transaction has committed by now.
+                run = Run.objects.select_for_update(no_key=True).get(template=template, anchor_date=anchor_date)
         new_ids = _create_missing_tasks(run, template, by=by)
         recovered = 0 if created else len(new_ids)
         if new_ids:
-            run.refresh_stage()
+            # A new run starts in the earliest stage that has tasks and announces itself with
+            # workflow-created; a top-up that reopens an earlier stage is a real stage change.
+            run.refresh_stage(announce=not created)
         run_instantiated.send(sender=Run, run=run, created=created, recovered=recovered, by=by)
         return RunResult(run=run, created=created, recovered=recovered, task_ids=new_ids)
 
 
 def _create_missing_tasks(run: Run, template: WorkflowTemplate, *, by=None) -> list:
+    """Create the tasks (with their dependency links and run-link requirements) for the template
+    refs the run lacks. The caller holds the run's lock, so no other top-up runs concurrently and
+    any constraint violation here is a real error, not a race to ignore."""
     specs = list(template.tasks.all())
-    links = {link.name: link for link in run.links.all()}
-    missing_links = [RunLink(run=run, name=name) for name in template.run_links if name not in links]
+    existing_links = set(run.links.values_list("name", flat=True))
+    missing_links = [RunLink(run=run, name=name) for name in template.run_links if name not in existing_links]
     if missing_links:
-        RunLink.objects.bulk_create(missing_links, ignore_conflicts=True)
-        links = {link.name: link for link in run.links.all()}
-    present = set(run.tasks.values_list("template_task_ref", flat=True))
-    to_create = [spec for spec in specs if spec.ref not in present]
+        RunLink.objects.bulk_create(missing_links)
+    links = {link.name: link for link in run.links.all()}
+    by_ref = {t.template_task_ref: t for t in run.tasks.only("id", "template_task_ref")}
+    to_create = [spec for spec in specs if spec.ref not in by_ref]
     if not to_create:
         return []
-    new_tasks = [
+    created = [
         Task(
             title=spec.title,
             instructions=spec.instructions,
@@ -298,29 +350,28 @@ def _create_missing_tasks(run: Run, template: WorkflowTemplate, *, by=None) -> l
         )
         for spec in to_create
     ]
-    Task.objects.bulk_create(new_tasks, ignore_conflicts=True)
-    # With ignore_conflicts a concurrent top-up may have won some refs: keep only ours.
-    by_ref = {t.template_task_ref: t for t in run.tasks.all()}
-    ours = {t.pk for t in new_tasks}
-    created = [t for t in by_ref.values() if t.pk in ours]
-    if not created:
-        return []
+    Task.objects.bulk_create(created)
+    by_ref.update({t.template_task_ref: t for t in created})
     created_refs = {t.template_task_ref for t in created}
     spec_by_ref = {spec.ref: spec for spec in specs}
-    edges = []
-    for spec in specs:
-        for dep in spec.depends_on or []:
-            if (spec.ref in created_refs or dep in created_refs) and spec.ref in by_ref and dep in by_ref:
-                edges.append(TaskDependency(task=by_ref[spec.ref], depends_on=by_ref[dep]))
-    TaskDependency.objects.bulk_create(edges, ignore_conflicts=True)
+    edges = {
+        (spec.ref, dep)
+        for spec in specs
+        for dep in spec.depends_on or []
+        if (spec.ref in created_refs or dep in created_refs) and spec.ref in by_ref and dep in by_ref
+    }
+    TaskDependency.objects.bulk_create(
+        [TaskDependency(task=by_ref[ref], depends_on=by_ref[dep]) for ref, dep in sorted(edges)]
+    )
     through = Task.required_run_links.through
-    link_rows = [
-        through(task_id=task.pk, runlink_id=links[name].pk)
-        for task in created
-        for name in spec_by_ref[task.template_task_ref].requires_run_links or []
-        if name in links
-    ]
-    through.objects.bulk_create(link_rows, ignore_conflicts=True)
+    through.objects.bulk_create(
+        [
+            through(task_id=task.pk, runlink_id=links[name].pk)
+            for task in created
+            for name in spec_by_ref[task.template_task_ref].requires_run_links or []
+            if name in links
+        ]
+    )
     return [t.pk for t in created]
 
 
