@@ -230,6 +230,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SERVE_PERMISSIONS": ["portal.permissions.IsPortalMember"],
+    # Several models have a "status" or "kind" field with different choices: name each enum.
+    "ENUM_NAME_OVERRIDES": {
+        "TaskStatusEnum": "workflows.models.TaskStatus",
+        "RunStatusEnum": "workflows.models.RunStatus",
+        "GenerationStatusEnum": "recurring.models.GenerationStatus",
+        "ProofKindEnum": "workflows.models.ProofKind",
+        "CommentKindEnum": "workflows.models.CommentKind",
+    },
 }
 
 # Celery: embedded default is kombu's filesystem transport under var/broker (no server to run).

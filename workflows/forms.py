@@ -1,0 +1,217 @@
+"""Admin forms of the work engine.
+
+They only collect input; every rule is checked by the domain code (``workflows.services``, the
+task and run methods) so the admin can never accept what the API refuses. A template form runs the
+same validation ``save_template`` runs, so stage, ref, dependency, run-link and cron problems —
+a dependency cycle named in full included — show as form errors instead of a failed save.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.forms.models import BaseInlineFormSet
+
+from .errors import DomainError
+from .models import ProofKind, RunLink, TemplateTask, WorkflowTemplate
+from .services import TEMPLATE_FIELDS, TEMPLATE_TASK_FIELDS, validate_template_definition
+
+
+class CommaSeparatedNamesField(forms.CharField):
+    """An ordered list of names typed as "draft, review, scheduled". Duplicates and other rules
+    are left to the domain validation, which names them."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("widget", forms.TextInput(attrs={"size": 60}))
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return ", ".join(str(v) for v in value)
+        return value
+
+    def to_python(self, value: Any) -> list[str]:
+        if isinstance(value, list | tuple):
+            return [str(v).strip() for v in value if str(v).strip()]
+        text = super().to_python(value) or ""
+        return [part.strip() for part in text.split(",") if part.strip()]
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        if self.disabled:
+            return False
+        return self.to_python(initial or []) != self.to_python(data)
+
+
+def _domain_error_to_form(form: forms.BaseForm, exc: DomainError) -> None:
+    field = exc.extra.get("field")
+    form.add_error(field if field in form.fields else None, exc.detail)
+
+
+class WorkflowTemplateForm(forms.ModelForm):
+    """The template itself; its task definitions come from :class:`TemplateTaskFormSet`."""
+
+    stages = CommaSeparatedNamesField(help_text="Ordered stage names, separated by commas: draft, review, scheduled.")
+    run_links = CommaSeparatedNamesField(
+        help_text="Names of the links a run shares, separated by commas: Mailchimp newsletter, LinkedIn."
+    )
+
+    class Meta:
+        model = WorkflowTemplate
+        fields = TEMPLATE_FIELDS
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        candidate = copy.copy(self.instance)
+        for name in TEMPLATE_FIELDS:
+            if name in cleaned:
+                setattr(candidate, name, cleaned[name])
+        try:
+            # Template-level rules only; the task definitions are checked by the inline formset.
+            validate_template_definition(candidate, [])
+        except DomainError as exc:
+            _domain_error_to_form(self, exc)
+            return cleaned
+        name = (cleaned.get("name") or "").strip()
+        if WorkflowTemplate.objects.filter(name__iexact=name).exclude(pk=self.instance.pk).exists():
+            self.add_error("name", f"A template named '{name}' already exists.")
+        cleaned.update(
+            name=name,
+            trigger_schedule=candidate.trigger_schedule,
+            trigger_timezone=candidate.trigger_timezone,
+        )
+        return cleaned
+
+
+class TemplateTaskForm(forms.ModelForm):
+    depends_on = CommaSeparatedNamesField(
+        label="Depends on", help_text="Refs of prerequisite tasks, separated by commas."
+    )
+    requires_run_links = CommaSeparatedNamesField(
+        label="Requires run links", help_text="Run link names that must be filled before completing."
+    )
+
+    class Meta:
+        model = TemplateTask
+        fields = ("position", *TEMPLATE_TASK_FIELDS)
+        widgets = {"instructions": forms.Textarea(attrs={"rows": 3, "cols": 60})}
+        help_texts = {"position": "Order within the template; lower comes first."}
+
+
+class TemplateTaskFormSet(BaseInlineFormSet):
+    """The template's task definitions, validated together with the template by the domain code
+    (unknown dependencies, stages, run links, cycles)."""
+
+    def kept_forms(self) -> list[forms.ModelForm]:
+        deleted = set(map(id, self.deleted_forms)) if self.can_delete else set()
+        kept = [form for form in self.forms if form.cleaned_data and id(form) not in deleted]
+        # Definitions are saved in the order of their position (then as shown), like the API's list.
+        return sorted(kept, key=lambda form: (form.cleaned_data.get("position") or 0, self.forms.index(form)))
+
+    def task_specs(self) -> list[dict[str, Any]]:
+        return [
+            {name: form.cleaned_data.get(name) for name in TEMPLATE_TASK_FIELDS if name in form.cleaned_data}
+            for form in self.kept_forms()
+        ]
+
+    def clean(self) -> None:
+        super().clean()
+        if any(self.errors):
+            return
+        template = copy.copy(self.instance)
+        try:
+            validate_template_definition(copy.copy(template), [])
+        except DomainError:
+            return  # a template-level problem, already reported on the template form
+        try:
+            validate_template_definition(template, self.task_specs())
+        except DomainError as exc:
+            raise ValidationError(exc.detail, code=exc.code) from None
+
+    def record_saved(self) -> None:
+        """The admin's change message reads what a formset saved; ``save_template`` did the saving."""
+        deleted = set(map(id, self.deleted_forms)) if self.can_delete else set()
+        self.new_objects = [f.instance for f in self.extra_forms if f.cleaned_data and id(f) not in deleted]
+        self.changed_objects = [
+            (f.instance, f.changed_data) for f in self.initial_forms if f.has_changed() and id(f) not in deleted
+        ]
+        self.deleted_objects = [f.instance for f in self.deleted_forms] if self.can_delete else []
+
+
+class RunLinkForm(forms.ModelForm):
+    """A run link's URL; filled through ``Run.fill_link`` (http or https, never cleared)."""
+
+    url = forms.CharField(max_length=2000, required=False, label="URL", widget=forms.URLInput(attrs={"size": 60}))
+
+    class Meta:
+        model = RunLink
+        fields = ("url",)
+
+    def clean_url(self) -> str:
+        url = (self.cleaned_data.get("url") or "").strip()
+        if "url" in self.changed_data:
+            if not url:
+                raise ValidationError("A URL is required; a filled run link can be changed but not cleared.")
+            URLValidator(schemes=["http", "https"], message=f"'{url}' is not a valid http(s) URL.")(url)
+        return url
+
+
+# --------------------------------------------------------------------------------------------
+# Intermediate forms of admin actions
+# --------------------------------------------------------------------------------------------
+
+
+class AnchorDateForm(forms.Form):
+    anchor_date = forms.DateField(
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Due dates of the run's tasks are this date plus each task's offset days.",
+    )
+
+
+class CloneForm(forms.Form):
+    name = forms.CharField(max_length=200, help_text="The clone starts as a manual template.")
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
+
+
+class SkipForm(ReasonForm):
+    cascade = forms.BooleanField(
+        required=False, help_text="Also skip every open task that (transitively) depends on these."
+    )
+
+
+class WaitForm(forms.Form):
+    waiting_for = forms.CharField(max_length=300, help_text="Who or what we are waiting on.")
+    follow_up_at = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
+
+
+class FollowUpForm(forms.Form):
+    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
+    next_follow_up_at = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class NoteForm(forms.Form):
+    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
+
+
+class CommentForm(forms.Form):
+    body = forms.CharField(label="Comment", widget=forms.Textarea(attrs={"rows": 4, "cols": 60}))
+
+
+class ProofForm(forms.Form):
+    """One proof item; ``add_proof`` checks it (URL, size limit, content type, sha256)."""
+
+    kind = forms.ChoiceField(choices=ProofKind.choices)
+    label = forms.CharField(max_length=200, required=False, help_text="For a link: e.g. “LinkedIn post URL”.")
+    url = forms.CharField(max_length=2000, required=False, label="URL")
+    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), required=False)
+    file = forms.FileField(required=False)
