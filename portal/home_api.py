@@ -1,1 +1,169 @@
-urlpatterns: list = []
+"""``GET /api/v1/home/``: Operations Home as JSON, from the same selector as the HTML page."""
+
+from __future__ import annotations
+
+from django.urls import path
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from workflows.api import (
+    ConfigRefSerializer,
+    RiskSerializer,
+    RunRefSerializer,
+    TemplateRefSerializer,
+    run_risk,
+    validated,
+)
+from workflows.models import Run, Task, portal_today
+
+from .selectors import DEFAULT_GROUP_LIMIT, HOME_GROUPS, SCOPES, HomeData, operations_home
+
+MAX_GROUP_LIMIT = 500
+
+
+class HomeQuerySerializer(serializers.Serializer):
+    date = serializers.DateField(required=False, help_text="The day to look at (default: today).")
+    scope = serializers.ChoiceField(
+        choices=SCOPES, required=False, default="all", help_text="mine = assigned to me or to nobody."
+    )
+    limit = serializers.IntegerField(
+        required=False,
+        default=DEFAULT_GROUP_LIMIT,
+        min_value=0,
+        max_value=MAX_GROUP_LIMIT,
+        help_text="At most this many tasks per group (counts are always complete).",
+    )
+
+
+class HomeTaskSerializer(serializers.Serializer):
+    """One row of a Home group: what the operator needs to decide and act."""
+
+    id = serializers.UUIDField()
+    title = serializers.CharField()
+    status = serializers.CharField()
+    priority = serializers.CharField()
+    due_date = serializers.DateField()
+    due_time = serializers.TimeField(allow_null=True)
+    assignee = serializers.SerializerMethodField()
+    area = serializers.CharField()
+    source = serializers.CharField()
+    source_label = serializers.CharField()
+    recurring_config = serializers.SerializerMethodField()
+    run = serializers.SerializerMethodField()
+    stage = serializers.CharField()
+    waiting_for = serializers.CharField()
+    follow_up_at = serializers.DateField(allow_null=True)
+    days_overdue = serializers.IntegerField()
+    is_blocked = serializers.BooleanField()
+    evidence_missing = serializers.BooleanField()
+    missing_requirements = serializers.SerializerMethodField()
+
+    def get_assignee(self, task: Task) -> str | None:
+        return task.assignee.username if task.assignee else None
+
+    @extend_schema_field(ConfigRefSerializer(allow_null=True))
+    def get_recurring_config(self, task: Task) -> dict | None:
+        config = task.recurring_config
+        return {"id": config.pk, "title": config.title} if config else None
+
+    @extend_schema_field(RunRefSerializer(allow_null=True))
+    def get_run(self, task: Task) -> dict | None:
+        run = task.run
+        return {"id": run.pk, "title": run.title, "status": run.status} if run else None
+
+    def get_missing_requirements(self, task: Task) -> list[str]:
+        return task.missing_requirements()
+
+
+class HomeGroupsSerializer(serializers.Serializer):
+    follow_ups_due = HomeTaskSerializer(many=True)
+    overdue = HomeTaskSerializer(many=True)
+    missing_evidence = HomeTaskSerializer(many=True)
+    today = HomeTaskSerializer(many=True)
+    waiting = HomeTaskSerializer(many=True)
+    upcoming = HomeTaskSerializer(many=True)
+
+
+class HomeCountsSerializer(serializers.Serializer):
+    follow_ups_due = serializers.IntegerField()
+    overdue = serializers.IntegerField()
+    missing_evidence = serializers.IntegerField()
+    today = serializers.IntegerField()
+    waiting = serializers.IntegerField()
+    upcoming = serializers.IntegerField()
+
+
+class RiskCardSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    title = serializers.CharField()
+    template = serializers.SerializerMethodField()
+    anchor_date = serializers.DateField()
+    status = serializers.CharField()
+    current_stage = serializers.CharField()
+    risk = serializers.SerializerMethodField()
+
+    @extend_schema_field(TemplateRefSerializer)
+    def get_template(self, run: Run) -> dict:
+        return {"id": run.template_id, "name": run.template.name}
+
+    @extend_schema_field(RiskSerializer)
+    def get_risk(self, run: Run) -> dict:
+        return RiskSerializer(run_risk(run, run.next_due_task)).data
+
+
+class ScheduleRefSerializer(serializers.Serializer):
+    kind = serializers.CharField(help_text="recurring or template")
+    id = serializers.UUIDField()
+    title = serializers.CharField()
+
+
+class AutomationFailureSerializer(serializers.Serializer):
+    id = serializers.UUIDField(help_text="The latest failed generation run of this schedule and window.")
+    schedule = serializers.SerializerMethodField()
+    window_date = serializers.DateField(source="failed_window", allow_null=True)
+    error = serializers.CharField()
+    trigger = serializers.CharField()
+    at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField()
+    attempts = serializers.IntegerField()
+
+    @extend_schema_field(ScheduleRefSerializer)
+    def get_schedule(self, failure) -> dict:
+        if failure.recurring_config_id:
+            return {"kind": "recurring", "id": failure.recurring_config_id, "title": failure.recurring_config.title}
+        return {"kind": "template", "id": failure.template_id, "title": failure.template.name}
+
+
+class HomeSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    scope = serializers.CharField()
+    groups = serializers.SerializerMethodField()
+    counts = HomeCountsSerializer()
+    runs = RiskCardSerializer(many=True)
+    automation_failures = AutomationFailureSerializer(many=True)
+
+    @extend_schema_field(HomeGroupsSerializer)
+    def get_groups(self, home: HomeData) -> dict:
+        return {name: HomeTaskSerializer(home.groups[name], many=True).data for name in HOME_GROUPS}
+
+
+class HomeView(APIView):
+    """Operations Home (SPEC §6): each open task in exactly one group, risk cards for active
+    runs (at-risk first) and unacknowledged automation failures."""
+
+    @extend_schema(parameters=[HomeQuerySerializer], responses={200: HomeSerializer}, summary="Operations Home")
+    def get(self, request: Request) -> Response:
+        query = validated(HomeQuerySerializer, request.query_params)
+        home = operations_home(
+            today=query.get("date") or portal_today(),
+            user=request.user,
+            scope=query["scope"],
+            limit=query["limit"],
+        )
+        return Response(HomeSerializer(home).data)
+
+
+urlpatterns = [path("home/", HomeView.as_view(), name="api-home")]
