@@ -11,6 +11,7 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
@@ -70,12 +71,20 @@ def _own(request: HttpRequest, pk) -> Notification:
     return get_object_or_404(Notification.objects.for_user(request.user), pk=pk)
 
 
+def _back(request: HttpRequest) -> HttpResponse:
+    """Back to where the form was posted from, but only to a page of this site."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return redirect(target)
+    return redirect("notification-inbox")
+
+
 def _after_action(request: HttpRequest, notification: Notification, message: str) -> HttpResponse:
     if request.htmx:
         response = render(request, "notifications/inbox.html#row", {"n": notification, "flash": message})
         return trigger_client_event(response, "notifications-changed")
     messages.success(request, message)
-    return redirect(request.POST.get("next") or "notification-inbox")
+    return _back(request)
 
 
 @require_POST
@@ -106,7 +115,7 @@ def acknowledge(request: HttpRequest, pk) -> HttpResponse:
             response["HX-Reswap"] = "outerHTML"
             return response
         messages.error(request, exc.detail)
-        return redirect(request.POST.get("next") or "notification-inbox")
+        return _back(request)
     return _after_action(request, notification, "Acknowledged.")
 
 

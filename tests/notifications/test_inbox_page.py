@@ -92,3 +92,14 @@ def test_acknowledge_needs_a_note_and_closes_for_everyone(client, operator, admi
     assert Notification.objects.filter(acknowledged_at__isnull=False).count() == 2
     body = client.get(INBOX + "?state=failures").content.decode()
     assert "No automation failures." in body
+
+
+@pytest.mark.django_db
+def test_action_never_redirects_off_site(client, operator):
+    [n] = notify("task-due", recipients=[operator], dedup_key="off", title="Read me")
+    client.force_login(operator)
+    response = client.post(f"{INBOX}{n.pk}/read/", {"next": "https://evil.example.com/"})
+    assert response["Location"] == INBOX
+    [m] = notify("task-due", recipients=[operator], dedup_key="on", title="Read me too")
+    response = client.post(f"{INBOX}{m.pk}/read/", {"next": "/notifications/?state=all"})
+    assert response["Location"] == "/notifications/?state=all"
