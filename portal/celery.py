@@ -29,3 +29,7 @@ if app.conf.broker_url.startswith("filesystem://"):
     app.conf.worker_enable_remote_control = False
 
 app.autodiscover_tasks()
+
+# The periodic entries (reconcile every minute, notification scan every 15 minutes, the daily
+# digest, and one entry per schedule) live in django-celery-beat's tables, not in beat_schedule:
+# ``recurring.beat`` ensures them after every ``migrate`` so the admin can see and adjust them.

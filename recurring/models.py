@@ -133,6 +133,12 @@ class GenerationRun(models.Model):
     missed_windows = models.JSONField(default=list, blank=True)
     failed_window = models.DateField(null=True, blank=True)
     error = models.TextField(blank=True)
+    failure_key = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="Dedup key of the automation-failure notification this failure raised (one per schedule "
+        "and window); retries of the same window share it, so acknowledging or resolving closes them together.",
+    )
     triggered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -1,0 +1,77 @@
+"""``manage.py run_schedules [--at ISO-DATETIME] [--json]`` (SPEC §9.2)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+
+from recurring import services
+from recurring.models import GenerationTrigger
+
+
+def parse_instant(value: str) -> dt.datetime:
+    """An ISO 8601 date-time; without an offset it is read as UTC."""
+    try:
+        instant = dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise CommandError(f"--at: '{value}' is not an ISO 8601 date-time (e.g. 2028-02-02T09:00:00+00:00).") from None
+    if timezone.is_naive(instant):
+        instant = instant.replace(tzinfo=dt.UTC)
+    return instant
+
+
+def report(results: list[services.GenerationResult], *, at: dt.datetime, **extra) -> dict:
+    """The one JSON object of ``run_schedules --json`` and ``backfill --json``."""
+    return {
+        "at": at.isoformat(),
+        **extra,
+        "schedules": [result.as_json() for result in results],
+        "totals": services.totals(results),
+    }
+
+
+def describe(result: services.GenerationResult) -> str:
+    """One human line per schedule."""
+    counts = ", ".join(f"{getattr(result, name)} {name}" for name in services.COUNT_NAMES)
+    line = f"{result.kind} {result.schedule.pk} “{result.title}”: {counts}"
+    if result.windows:
+        shown = ", ".join(day.isoformat() for day in result.windows[:10])
+        more = f" … (+{len(result.windows) - 10})" if len(result.windows) > 10 else ""
+        line += f" [windows: {shown}{more}]"
+    if result.missed_windows:
+        first, last = result.missed_windows[0], result.missed_windows[-1]
+        line += f" [missed: {first.isoformat()}" + (f" … {last.isoformat()}]" if last != first else "]")
+    if result.error:
+        line += f" — ERROR: {result.error}"
+    return line
+
+
+class Command(BaseCommand):
+    help = (
+        "Do what celery-beat and the workers would do at an instant for every enabled schedule: generate the "
+        "windows due by then (starts_on, pause/resume and catch-up rules applied) and print, per schedule, "
+        "generated / skipped / missed / recovered / failed."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--at",
+            metavar="ISO-DATETIME",
+            help="The instant to evaluate (default: now). Without an offset it is read as UTC.",
+        )
+        parser.add_argument("--json", action="store_true", help="Print one JSON object (SPEC §9.2).")
+
+    def handle(self, *args, **options) -> None:
+        at = parse_instant(options["at"]) if options["at"] else timezone.now()
+        results = services.run_schedules(at=at, trigger=GenerationTrigger.COMMAND)
+        if options["json"]:
+            self.stdout.write(json.dumps(report(results, at=at)))
+            return
+        self.stdout.write(f"Schedules at {at.isoformat()}:")
+        for result in results:
+            self.stdout.write("  " + describe(result))
+        summed = services.totals(results)
+        self.stdout.write("Totals: " + ", ".join(f"{value} {name}" for name, value in summed.items()))
