@@ -9,11 +9,13 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from workflows.errors import DomainError
+
+from .signals import notification_acknowledged
 
 
 class NotificationType(models.TextChoices):
@@ -101,8 +103,11 @@ class Notification(models.Model):
         self.read_at = self.read_at or now
         self.save(update_fields=["dismissed_at", "read_at"])
 
+    @transaction.atomic
     def acknowledge(self, *, by, note: str) -> None:
-        """Close an automation failure (for every recipient of it) with a note."""
+        """Close an automation failure (for every recipient of it) with a note. The failed
+        generation runs behind it are closed too (recurring reacts to the signal), so the admin,
+        the API and Operations Home agree the failure is handled."""
         note = (note or "").strip()
         if not note:
             raise DomainError("note_required", "Acknowledging needs a note.", missing=["note"])
@@ -119,6 +124,7 @@ class Notification(models.Model):
             read_at=models.functions.Coalesce("read_at", models.Value(now)),
         )
         self.refresh_from_db()
+        notification_acknowledged.send(sender=Notification, notification=self, by=by, note=note)
 
 
 class ChannelPreference(models.Model):

@@ -12,6 +12,7 @@ class RecurringConfig(AppConfig):
         and ensure the system beat entries after ``migrate``."""
         from django.db.models.signals import post_delete, post_migrate, post_save, pre_save
 
+        from notifications.signals import notification_acknowledged
         from workflows.models import WorkflowTemplate
         from workflows.signals import template_saved
 
@@ -24,4 +25,11 @@ class RecurringConfig(AppConfig):
             post_save.connect(services.schedule_saved, sender=model, dispatch_uid=f"{label}.saved")
             post_delete.connect(services.schedule_deleted, sender=model, dispatch_uid=f"{label}.deleted")
         template_saved.connect(services.template_saved, dispatch_uid="recurring.template_saved")
+        notification_acknowledged.connect(_close_acknowledged_failure, dispatch_uid="recurring.ack_failure")
         post_migrate.connect(beat.on_post_migrate, sender=self, dispatch_uid="recurring.beat_entries")
+
+
+def _close_acknowledged_failure(sender, *, notification, by, note, **kwargs) -> None:
+    from .services import acknowledge_failures_by_key
+
+    acknowledge_failures_by_key(notification.dedup_key, by=by, note=note)

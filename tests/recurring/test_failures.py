@@ -333,3 +333,21 @@ def test_generation_and_failure_are_logged_with_operation_ids_windows_and_counts
         1,
         "admin",
     )
+
+
+def test_acknowledging_the_notice_through_the_api_clears_the_failure_from_home(broken, admin_user):
+    from rest_framework.test import APIClient
+
+    make_config(created=utc(2028, 2, 1, 12))
+    reconcile(at=FIRE)
+    client = APIClient()
+    client.force_authenticate(admin_user)
+    assert len(client.get("/api/v1/home/?date=2028-02-02").json()["automation_failures"]) == 1
+    notice = failure_notices().get(recipient=admin_user)
+
+    response = client.post(f"/api/v1/notifications/{notice.pk}/acknowledge/", {"note": "Disk replaced"}, format="json")
+
+    assert response.status_code == 200
+    assert client.get("/api/v1/home/?date=2028-02-02").json()["automation_failures"] == []
+    [failed] = failures()
+    assert (failed.acknowledged_by, failed.acknowledgement_note) == (admin_user, "Disk replaced")
