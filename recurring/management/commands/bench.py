@@ -1,0 +1,294 @@
+"""``manage.py bench``: how generation scales (SPEC §13, issue 3).
+
+Prints, in one run:
+
+(a) the time to backfill one year of a daily config for 1,000 configs (365,000 tasks) through
+    ``services.backfill``;
+(b) the time of a plain ``bulk_create`` of the same 365,000 Task rows, and the ratio (a)/(b)
+    (target at most 3, aim 1.5);
+(c) the time of one ``reconcile`` pass over 10,000 enabled schedules of which 100 are due
+    (aim under 1 s).
+
+It never touches real data: the command re-runs itself in a child process whose settings point
+at a scratch SQLite file in a new temporary folder (``DATABASE_URL``), migrates it, measures,
+and deletes the folder. The configured database is not opened. The child refuses to run unless
+its database is that scratch file.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import datetime as dt
+import io
+import os
+import pstats
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+SCRATCH_ENV = "PORTAL_BENCH_SCRATCH_DB"
+RATIO_TARGET = 3.0
+RATIO_AIM = 1.5
+RECONCILE_AIM_SECONDS = 1.0
+
+
+class Command(BaseCommand):
+    help = (
+        "Benchmark generation on a scratch SQLite database (never the configured one): backfill vs plain "
+        "bulk_create, and one reconcile pass."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--configs", type=int, default=1000, help="Daily configs to backfill (default 1000).")
+        parser.add_argument("--days", type=int, default=365, help="Days backfilled per config (default 365).")
+        parser.add_argument("--schedules", type=int, default=10000, help="Enabled schedules (default 10000).")
+        parser.add_argument("--due", type=int, default=100, help="How many of them are due (default 100).")
+        parser.add_argument(
+            "--profile", action="store_true", help="Also print where the backfill spends its time (cProfile)."
+        )
+        # Internal: set when the command runs itself inside the scratch database.
+        parser.add_argument("--in-scratch-db", action="store_true", help="(internal)")
+
+    def handle(self, *args, **options) -> None:
+        for name in ("configs", "days", "schedules"):
+            if options[name] < 1:
+                raise CommandError(f"--{name} must be at least 1.")
+        if not 0 <= options["due"] <= options["schedules"]:
+            raise CommandError("--due must be between 0 and --schedules.")
+        if options["days"] > 366:
+            raise CommandError("--days must be at most 366 (the longest backfill allowed).")
+        if options["in_scratch_db"]:
+            self._measure(options)
+        else:
+            self._run_in_scratch_database(options)
+
+    # -- parent: a child process on a scratch database ----------------------------------------
+
+    def _run_in_scratch_database(self, options: dict) -> None:
+        with tempfile.TemporaryDirectory(prefix="portal-bench-") as folder:
+            database = Path(folder) / "bench.sqlite3"
+            env = {
+                **os.environ,
+                "DATABASE_URL": f"sqlite:///{database}",
+                SCRATCH_ENV: str(database),
+                "PORTAL_VAR_DIR": folder,
+                # Thousands of schedules is exactly when the per-schedule beat entries are off.
+                "PORTAL_BEAT_PER_SCHEDULE": "0",
+                "PORTAL_LOG_LEVEL": "WARNING",
+                # As in production: with DEBUG on, Django records and formats every query.
+                "DEBUG": "0",
+            }
+            command = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "bench", "--in-scratch-db"]
+            for name in ("configs", "days", "schedules", "due"):
+                command += [f"--{name}", str(options[name])]
+            if options["profile"]:
+                command.append("--profile")
+            self.stdout.write(
+                f"Scratch SQLite database {database} (deleted afterwards); the configured database is not used."
+            )
+            child = subprocess.Popen(
+                command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=settings.BASE_DIR
+            )
+            assert child.stdout is not None
+            for line in child.stdout:
+                self.stdout.write(line.rstrip("\n"))
+            if child.wait() != 0:
+                raise CommandError(f"The benchmark failed (exit status {child.returncode}); see the output above.")
+
+    # -- child: measure ---------------------------------------------------------------------
+
+    def _measure(self, options: dict) -> None:
+        from django.db import connection
+
+        scratch = os.environ.get(SCRATCH_ENV)
+        if not scratch or connection.vendor != "sqlite" or str(connection.settings_dict["NAME"]) != scratch:
+            raise CommandError("Refusing to run: this process is not on the benchmark's scratch database.")
+        call_command("migrate", verbosity=0, interactive=False)
+
+        from django.contrib.auth import get_user_model
+
+        user = get_user_model().objects.create(username="bench-operator", email="bench@example.com")
+        configs, days = options["configs"], options["days"]
+        backfill, bulk, generated = self._backfill_vs_bulk_create(user, configs, days, profile=options["profile"])
+        expected = configs * days
+        self.stdout.write(
+            f"(a) backfill: {configs:,} daily configs × {days} days = {generated:,} tasks "
+            f"in {backfill} ({generated / backfill.wall:,.0f} tasks/s)"
+        )
+        if generated != expected:
+            self.stdout.write(f"    WARNING: expected {expected:,} tasks, the backfill generated {generated:,}")
+        self.stdout.write(
+            f"(b) bulk_create: the same {expected:,} Task rows in {bulk} ({expected / bulk.wall:,.0f} rows/s)"
+        )
+        ratio = backfill.wall / bulk.wall
+        verdict = "OVER TARGET" if ratio > RATIO_TARGET else ("within aim" if ratio <= RATIO_AIM else "within target")
+        self.stdout.write(
+            f"    ratio (a)/(b): {ratio:.2f} (CPU time {backfill.cpu / bulk.cpu:.2f}; "
+            f"target ≤ {RATIO_TARGET:g}, aim {RATIO_AIM:g}) — {verdict}"
+        )
+        reconcile, picked, tasks = self._reconcile(
+            user, options["schedules"], options["due"], profile=options["profile"]
+        )
+        verdict = "within aim" if reconcile.wall < RECONCILE_AIM_SECONDS else "OVER AIM"
+        self.stdout.write(
+            f"(c) reconcile: {options['schedules']:,} enabled schedules, {options['due']:,} due: "
+            f"{reconcile}, {picked} generated, {tasks} task(s) (aim < {RECONCILE_AIM_SECONDS:g} s) — {verdict}"
+        )
+        load, cpus = os.getloadavg()[0], os.cpu_count() or 1
+        if load > cpus:
+            self.stdout.write(
+                f"Note: the machine is busy (load {load:.1f} on {cpus} CPUs), so wall times are inflated; "
+                "CPU times are not."
+            )
+
+    def _backfill_vs_bulk_create(self, user, configs: int, days: int, *, profile: bool) -> tuple[Timing, Timing, int]:
+        from django.db import transaction
+        from django.utils import timezone
+
+        from recurring import cron, services
+        from recurring.models import RecurringConfig
+        from workflows.models import Task, TaskSource
+
+        now = timezone.now()
+        end = now.date() - dt.timedelta(days=1)  # every window's fire time is in the past
+        start = end - dt.timedelta(days=days - 1)
+        rows = RecurringConfig.objects.bulk_create(
+            [
+                RecurringConfig(
+                    title=f"Daily duty {n:05d}",
+                    instructions="Check the queue and handle every new item.",
+                    cron_expression="0 9 * * *",
+                    timezone="UTC",
+                    starts_on=start,
+                    assignee=user,
+                    area="Operations",
+                    estimate_minutes=10,
+                    requires_proof_note=True,
+                    created_at=now,
+                    updated_at=now,
+                )
+                for n in range(configs)
+            ],
+            batch_size=500,
+        )
+        windows = cron.compile_schedule("0 9 * * *", "UTC").windows(start, end)
+
+        # (b) first, on the empty table; its rows are then removed so (a) starts from the same state.
+        # Building the Task objects is timed too: the backfill has to build them as well.
+        with timed() as bulk:
+            tasks = [
+                Task(
+                    title=config.title,
+                    instructions=config.instructions,
+                    instructions_url=config.instructions_url,
+                    due_date=day,
+                    assignee_id=config.assignee_id,
+                    area=config.area,
+                    priority=config.priority,
+                    estimate_minutes=config.estimate_minutes,
+                    source=TaskSource.RECURRING,
+                    recurring_config=config,
+                    window_date=day,
+                    requires_link=config.requires_link,
+                    requires_file=config.requires_file,
+                    requires_proof_note=config.requires_proof_note,
+                )
+                for config in rows
+                for day in windows
+            ]
+            with transaction.atomic():
+                Task.objects.bulk_create(tasks)
+        del tasks
+        with transaction.atomic():
+            Task.objects.all()._raw_delete(Task.objects.db)
+
+        configs_list = list(RecurringConfig.objects.filter(pk__in=[c.pk for c in rows]).order_by("title"))
+        with timed(profile=profile) as backfill:
+            for config in configs_list:
+                services.backfill(config, start=start, end=end)
+        generated = Task.objects.count()
+        self._print_profile("backfill", backfill)
+        # Keep these out of the reconcile measurement: it is about the schedules created below.
+        RecurringConfig.objects.filter(pk__in=[c.pk for c in rows]).update(enabled=False)
+        return backfill, bulk, generated
+
+    def _reconcile(self, user, schedules: int, due: int, *, profile: bool) -> tuple[Timing, int, int]:
+        """``schedules`` enabled daily configs; ``due`` of them fired at 00:00 today (their next
+        fire time has passed), the others fire tomorrow."""
+        from django.utils import timezone
+
+        from recurring import services
+        from recurring.models import RecurringConfig
+        from workflows.models import Task
+
+        now = timezone.now()
+        today = now.date()
+        midnight = dt.datetime.combine(today, dt.time.min, tzinfo=dt.UTC)
+        created = midnight - dt.timedelta(hours=1)  # creation counts as a resume: today's window is due
+        RecurringConfig.objects.bulk_create(
+            [
+                RecurringConfig(
+                    title=f"Schedule {n:05d}",
+                    cron_expression="0 0 * * *",
+                    timezone="UTC",
+                    starts_on=today,
+                    assignee=user,
+                    created_at=created,
+                    updated_at=created,
+                    next_fire_at=midnight if n < due else midnight + dt.timedelta(days=1),
+                )
+                for n in range(schedules)
+            ],
+            batch_size=500,
+        )
+        before = Task.objects.count()
+        with timed(profile=profile) as reconcile:
+            results = services.reconcile(at=now)
+        self._print_profile("reconcile", reconcile)
+        picked = sum(1 for result in results if result.generated)
+        return reconcile, picked, Task.objects.count() - before
+
+    def _print_profile(self, what: str, timing: Timing) -> None:
+        if timing.profile is None:
+            return
+        out = io.StringIO()
+        stats = pstats.Stats(timing.profile, stream=out)
+        stats.sort_stats("cumulative").print_stats(30)
+        stats.sort_stats("tottime").print_stats(15)
+        self.stdout.write(f"Where the {what} spends its time:")
+        self.stdout.write(out.getvalue())
+
+
+@dataclass
+class Timing:
+    """Wall-clock and CPU seconds of one measured step (and its profile, when asked for)."""
+
+    wall: float = 0.0
+    cpu: float = 0.0
+    profile: cProfile.Profile | None = None
+
+    def __str__(self) -> str:
+        return f"{self.wall:.3f} s (CPU {self.cpu:.3f} s)"
+
+
+@contextmanager
+def timed(*, profile: bool = False) -> Iterator[Timing]:
+    timing = Timing(profile=cProfile.Profile() if profile else None)
+    wall, cpu = time.perf_counter(), time.process_time()
+    if timing.profile:
+        timing.profile.enable()
+    try:
+        yield timing
+    finally:
+        if timing.profile:
+            timing.profile.disable()
+        timing.wall, timing.cpu = time.perf_counter() - wall, time.process_time() - cpu
