@@ -9,26 +9,11 @@ from django import forms
 
 from . import cron
 from .models import RecurringConfig
+from .services import CONFIG_FIELDS
 
 # The fields an admin edits; everything else (watermarks, next fire time, archive stamp) is kept
 # by ``services.save_config`` and the pause/resume/archive actions.
-CONFIG_FORM_FIELDS = [
-    "title",
-    "instructions",
-    "instructions_url",
-    "cron_expression",
-    "timezone",
-    "starts_on",
-    "assignee",
-    "area",
-    "priority",
-    "estimate_minutes",
-    "requires_link",
-    "requires_file",
-    "requires_proof_note",
-    "enabled",
-    "catch_up",
-]
+CONFIG_FORM_FIELDS = list(CONFIG_FIELDS)
 
 
 class RecurringConfigForm(forms.ModelForm):
