@@ -4,7 +4,10 @@ Conventions (other apps' admins import them from here, the core):
 
 * Admin changes go through the domain code (``workflows.services``, the task and run methods);
   a :class:`DomainError` becomes an admin error message or a form error, never a 500.
-* Task status never changes by editing a field: the transitions are admin actions.
+* Task status never changes by editing a field: the transitions are admin actions. A task's
+  plain fields are edited by the API's ``edit_task`` (one "Edited …" history entry), after the
+  same checks the API makes (:func:`workflows.forms.check_task_edit`).
+* Work is assigned only to active portal members (:class:`AssigneeChoicesMixin`).
 * Objects that carry history are never hard-deleted: the delete page and the bulk "delete
   selected" action refuse with an explanation and point to archiving (:class:`DeletionRefusalMixin`).
 * Actions that need input (a reason, a date, a note) show an intermediate form page
@@ -32,8 +35,10 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from .api import edit_task
 from .errors import DomainError
 from .forms import (
+    REQUIREMENT_FIELDS,
     AnchorDateForm,
     CloneForm,
     CommentForm,
@@ -43,14 +48,18 @@ from .forms import (
     ReasonForm,
     RunLinkForm,
     SkipForm,
+    TaskForm,
     TemplateTaskForm,
     TemplateTaskFormSet,
     WaitForm,
     WorkflowTemplateForm,
+    assignee_field_options,
+    check_task_edit,
 )
 from .models import (
     ACTIONABLE_STATUSES,
     OPEN_STATUSES,
+    RESOLVED_STATUSES,
     Proof,
     ProofKind,
     Run,
@@ -318,6 +327,16 @@ def proof_file_url(proof: Proof) -> str:
     return f"/api/v1/tasks/{proof.task_id}/proofs/{proof.pk}/file/"
 
 
+class AssigneeChoicesMixin:
+    """Assignee drop-downs offer active portal members only, like the API's assignee field; an
+    object's own former member stays selectable on that object (see ``keep_current_assignee``)."""
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "assignee":
+            kwargs = {**assignee_field_options(), **kwargs}
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
 class ArchivedFilter(admin.SimpleListFilter):
     title = "archived"
     parameter_name = "archived"
@@ -393,7 +412,7 @@ class HistoryInline(ReadOnlyInline):
     model = TaskComment
     verbose_name = "history entry"
     verbose_name_plural = "history"
-    fields = ("created_at", "kind", "author", "status_change", "body")
+    fields = ("created_at", "kind", "author", "status_change", "body", "edited_values")
     readonly_fields = fields
 
     def get_queryset(self, request):
@@ -404,6 +423,28 @@ class HistoryInline(ReadOnlyInline):
         if not obj.to_status:
             return ""
         return f"{obj.from_status or '—'} → {obj.to_status}"
+
+    @admin.display(description="changes")
+    def edited_values(self, obj: TaskComment) -> str:
+        return edited_values(obj)
+
+
+def edited_values(entry: TaskComment) -> str:
+    """An edit entry's fields with their old and new values ("due date: 2028-02-02 → 2028-02-10"),
+    one a line; the entry's text names the fields only."""
+    changes = (entry.data or {}).get("changes") if isinstance(entry.data, dict) else None
+    if not isinstance(changes, dict):
+        return ""
+
+    def shown(value: Any) -> str:
+        return "—" if value in (None, "") else str(value)
+
+    rows = [
+        (name.replace("_", " "), shown(pair[0]), shown(pair[1]))
+        for name, pair in changes.items()
+        if isinstance(pair, list | tuple) and len(pair) == 2
+    ]
+    return format_html_join("", "<div>{}: {} → {}</div>", rows)
 
 
 class ProofInline(ReadOnlyInline):
@@ -429,8 +470,13 @@ def proof_evidence(proof: Proof) -> str:
 
 
 @admin.register(Task)
-class TaskAdmin(DomainErrorMessagesMixin, DeletionRefusalMixin, admin.ModelAdmin):
-    """Tasks: fields edited in the form, status changed only by the transition actions."""
+class TaskAdmin(AssigneeChoicesMixin, DomainErrorMessagesMixin, DeletionRefusalMixin, admin.ModelAdmin):
+    """Tasks: fields edited in the form (through ``edit_task``, as the API edits them), status
+    changed only by the transition actions."""
+
+    form = TaskForm
+    # A URL typed without a scheme ("example.com/guide") is taken as https, as Django 6 will.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     list_display = (
         "title",
@@ -515,12 +561,17 @@ class TaskAdmin(DomainErrorMessagesMixin, DeletionRefusalMixin, admin.ModelAdmin
                 )
             },
         )
-        requirements = ["requires_link", "requires_file", "requires_proof_note"]
+        requirements = list(REQUIREMENT_FIELDS)
         if obj is None:
             return (work, ("Proof requirements", {"fields": requirements}))
+        proof = {"fields": [*requirements, "requirements_checklist"]}
+        if obj.status in RESOLVED_STATUSES:
+            proof["description"] = (
+                f"Fixed while the task is {obj.get_status_display().lower()}: reopen it to change them."
+            )
         return (
             work,
-            ("Proof requirements", {"fields": [*requirements, "requirements_checklist"]}),
+            ("Proof requirements", proof),
             (
                 "Status (changed with the actions of the task list)",
                 {
@@ -539,13 +590,26 @@ class TaskAdmin(DomainErrorMessagesMixin, DeletionRefusalMixin, admin.ModelAdmin
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else ()
 
+    def get_readonly_fields(self, request, obj=None):
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.status in RESOLVED_STATUSES:
+            return (*readonly, *REQUIREMENT_FIELDS)
+        return readonly
+
     def save_model(self, request, obj: Task, form, change: bool) -> None:
         if change:
-            # Only the edited fields: a transition made meanwhile (status, timestamps) must survive.
-            if form.changed_data:
-                obj.save(update_fields=[*form.changed_data, "updated_at"])
+            changes = form.changes()
+            if changes:
+                # Checked again on the locked row: the task may have been completed (or the new
+                # assignee deactivated) since the form was validated. Only the edited fields are
+                # written, so a transition made meanwhile survives.
+                with transaction.atomic():
+                    check_task_edit(Task.objects.select_for_update().get(pk=obj.pk), changes)
+                    edit_task(obj, changes, by=request.user)
+            obj.refresh_from_db()
             return
         values = {name: form.cleaned_data[name] for name in TASK_CREATE_FIELDS if name in form.cleaned_data}
+        check_task_edit(Task(), values)
         task = create_manual_task(by=request.user, **values)
         for field in Task._meta.concrete_fields:
             setattr(obj, field.attname, getattr(task, field.attname))
@@ -809,7 +873,7 @@ class ProofAdmin(ReadOnlyAdminMixin, DeletionRefusalMixin, admin.ModelAdmin):
 # --------------------------------------------------------------------------------------------
 
 
-class TemplateTaskInline(admin.StackedInline):
+class TemplateTaskInline(AssigneeChoicesMixin, admin.StackedInline):
     model = TemplateTask
     form = TemplateTaskForm
     formset = TemplateTaskFormSet

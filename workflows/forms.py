@@ -4,6 +4,10 @@ They only collect input; every rule is checked by the domain code (``workflows.s
 task and run methods) so the admin can never accept what the API refuses. A template form runs the
 same validation ``save_template`` runs, so stage, ref, dependency, run-link and cron problems —
 a dependency cycle named in full included — show as form errors instead of a failed save.
+
+One exception until the task model has an edit method of its own: :func:`check_task_edit` holds
+the rules of editing a task's plain fields (assignee, proof requirements of a resolved task), which
+the API enforces in its serializer and the admin checks here, in the form and again when saving.
 """
 
 from __future__ import annotations
@@ -12,13 +16,27 @@ import copy
 from typing import Any
 
 from django import forms
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
+from django.db import models
+from django.db.models import Q, QuerySet
 from django.forms.models import BaseInlineFormSet
 
+from .api import portal_member_queryset
 from .errors import DomainError
-from .models import ProofKind, RunLink, TemplateTask, WorkflowTemplate
-from .services import TEMPLATE_FIELDS, TEMPLATE_TASK_FIELDS, validate_template_definition
+from .models import RESOLVED_STATUSES, ProofKind, RunLink, Task, TemplateTask, WorkflowTemplate
+from .services import TASK_CREATE_FIELDS, TEMPLATE_FIELDS, TEMPLATE_TASK_FIELDS, validate_template_definition
+
+User = get_user_model()
+
+#: A task's proof requirements: fixed once the task is done or skipped.
+REQUIREMENT_FIELDS = ("requires_link", "requires_file", "requires_proof_note")
+
+NOT_A_PORTAL_MEMBER = (
+    "Only active members of Operators or Admins can be assigned work; '{username}' is not one, so they "
+    "would never see it."
+)
 
 
 class CommaSeparatedNamesField(forms.CharField):
@@ -50,6 +68,118 @@ class CommaSeparatedNamesField(forms.CharField):
 def _domain_error_to_form(form: forms.BaseForm, exc: DomainError) -> None:
     field = exc.extra.get("field")
     form.add_error(field if field in form.fields else None, exc.detail)
+
+
+# --------------------------------------------------------------------------------------------
+# Assignees
+# --------------------------------------------------------------------------------------------
+
+
+def assignable_people() -> QuerySet:
+    """Who work may be assigned to in the admin: the API's rule (active Operators, Admins and
+    superusers), so both refuse the same people."""
+    return User.objects.filter(pk__in=portal_member_queryset().values("pk")).order_by("username")
+
+
+def assignee_field_options() -> dict[str, Any]:
+    """``formfield_for_foreignkey`` options of an assignee: portal members only, with a refusal
+    that says why instead of Django's generic "not one of the available choices"."""
+    return {
+        "queryset": assignable_people(),
+        "error_messages": {
+            "invalid_choice": "Only active members of Operators or Admins can be assigned work; "
+            "choose one of the listed people."
+        },
+    }
+
+
+def keep_current_assignee(form: forms.ModelForm) -> None:
+    """A stored assignee who has since left the portal stays selectable on that object, so saving
+    an unrelated change neither fails nor silently unassigns the work; choosing them anew is
+    still refused (they are offered nowhere else)."""
+    field = form.fields.get("assignee")
+    current = getattr(form.instance, "assignee_id", None)
+    if field is None or current is None or not hasattr(field, "queryset"):
+        return
+    field.queryset = User.objects.filter(Q(pk__in=field.queryset.values("pk")) | Q(pk=current)).order_by("username")
+
+
+# --------------------------------------------------------------------------------------------
+# Tasks
+# --------------------------------------------------------------------------------------------
+
+
+def check_task_edit(task: Task, changes: dict[str, Any]) -> None:
+    """Refuse plain-field ``changes`` to ``task`` (as stored) that would break a rule; the API's
+    task update keeps the same rules.
+
+    * Work is assigned only to an active portal member: anyone else could never see it. Keeping
+      an assignee who has since left is no change and stays allowed.
+    * A done or skipped task's proof requirements are fixed: switching one on would leave a
+      resolved task with unmet evidence, switching one off would rewrite what its completion was
+      checked against. Reopening the task makes them editable again.
+    """
+    assignee = changes.get("assignee")
+    if (
+        assignee is not None
+        and assignee.pk != task.assignee_id
+        # Asked of the database, not of the user object the form loaded: they may have left since.
+        and not portal_member_queryset().filter(pk=assignee.pk).exists()
+    ):
+        raise DomainError(
+            "validation_error", NOT_A_PORTAL_MEMBER.format(username=assignee.get_username()), field="assignee"
+        )
+    if task.status in RESOLVED_STATUSES:
+        locked = [name for name in REQUIREMENT_FIELDS if name in changes and changes[name] != getattr(task, name)]
+        if locked:
+            raise DomainError(
+                "task_resolved",
+                f"The proof requirements of a {task.get_status_display().lower()} task are fixed; "
+                "reopen it first to change them.",
+                status=409,
+                field=locked[0],
+                fields=locked,
+            )
+
+
+def _https_by_default(db_field: models.Field, **kwargs: Any) -> forms.Field | None:
+    # A URL typed without a scheme ("example.com/guide") is taken as https, as Django 6 will.
+    if isinstance(db_field, models.URLField):
+        kwargs.setdefault("assume_scheme", "https")
+    return db_field.formfield(**kwargs)
+
+
+class TaskForm(forms.ModelForm):
+    """A task's plain fields (never its status). ``clean`` applies :func:`check_task_edit`; the
+    admin applies it once more to the locked row when saving, as a transition may happen between
+    the two."""
+
+    class Meta:
+        model = Task
+        fields = TASK_CREATE_FIELDS
+        formfield_callback = _https_by_default
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        keep_current_assignee(self)
+
+    def changes(self) -> dict[str, Any]:
+        """The edited fields, in the order the API lists them (so both write the same entry)."""
+        changed = set(self.changed_data)
+        return {
+            name: self.cleaned_data[name]
+            for name in TASK_CREATE_FIELDS
+            if name in changed and name in self.cleaned_data
+        }
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        try:
+            check_task_edit(self.instance, self.changes())
+        except DomainError as exc:
+            for name in exc.extra.get("fields") or [exc.extra.get("field")]:
+                self.add_error(name if name in self.fields else None, exc.detail)
+        return cleaned
 
 
 class WorkflowTemplateForm(forms.ModelForm):
@@ -102,6 +232,10 @@ class TemplateTaskForm(forms.ModelForm):
         fields = ("position", *TEMPLATE_TASK_FIELDS)
         widgets = {"instructions": forms.Textarea(attrs={"rows": 3, "cols": 60})}
         help_texts = {"position": "Order within the template; lower comes first."}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        keep_current_assignee(self)
 
 
 class TemplateTaskFormSet(BaseInlineFormSet):
