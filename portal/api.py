@@ -1,17 +1,26 @@
-"""API plumbing shared by every app: one error shape ``{"code", "detail", ...}`` for every error,
-404 and 409 included, and the pagination of list endpoints."""
+"""API plumbing shared by every app: one error shape ``{"code", "detail", ...}`` for every error
+(404, 409 and 500 included), the pagination of list endpoints, and the fallback route at the end
+of ``/api/v1/`` (unknown paths answer 404 JSON; a path missing its trailing slash is served by
+its slashed twin instead of being redirected, which a POST cannot follow)."""
 
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import Resolver404, ResolverMatch, resolve
+from django.utils.log import log_response
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView, set_rollback
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from workflows.errors import DomainError
+
+API_FALLBACK_NAME = "api-fallback"
 
 
 class Pagination(PageNumberPagination):
@@ -30,17 +39,22 @@ def _first_message(detail) -> str:
 
 
 def exception_handler(exc, context):
+    """Every error of an API view as ``{"code", "detail", ...}``. An exception nobody expected
+    is logged with its traceback and answered ``server_error`` (500), rolled back like any other
+    error; the body never carries the exception's text."""
     if isinstance(exc, DomainError):
+        set_rollback()
         return Response(exc.as_dict(), status=exc.status)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     if isinstance(exc, Http404):
+        set_rollback()
         return Response({"code": "not_found", "detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
     if isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
     response = drf_exception_handler(exc, context)
     if response is None:
-        return None
+        return _server_error(exc, context)
     if isinstance(exc, exceptions.ValidationError):
         response.data = {"code": "validation_error", "detail": _first_message(exc.detail), "errors": exc.detail}
     else:
@@ -50,3 +64,60 @@ def exception_handler(exc, context):
             code = codes
         response.data = {"code": code, "detail": str(getattr(exc, "detail", exc))}
     return response
+
+
+def _server_error(exc: BaseException, context) -> Response:
+    request = context.get("request")
+    django_request = getattr(request, "_request", request)
+    set_rollback()
+    response = Response(
+        {"code": "server_error", "detail": "Something went wrong on our side; the error has been logged."},
+        status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+    )
+    # Logged as Django logs an uncaught exception (``django.request``, with the traceback), so
+    # whatever reports server errors (mail to admins, log shipping) still sees it, once.
+    log_response(
+        "Internal Server Error: %s",
+        getattr(django_request, "path", "?"),
+        response=response,
+        request=django_request,
+        exception=exc,
+    )
+    return response
+
+
+class UnknownEndpointView(APIView):
+    """Any path under ``/api/v1/`` that names no endpoint: 404 ``not_found`` (after the usual
+    login and membership checks, so it reveals nothing to strangers)."""
+
+    schema = None  # not an endpoint of the public interface
+
+    def _not_found(self, request: Request, *args, **kwargs) -> Response:
+        raise exceptions.NotFound(f"There is no API endpoint at {request.path}.")
+
+    get = post = put = patch = delete = head = options = _not_found
+
+
+_unknown_endpoint = UnknownEndpointView.as_view()
+
+
+def _slashed_twin(request: HttpRequest) -> ResolverMatch | None:
+    if request.path_info.endswith("/"):
+        return None
+    try:
+        match = resolve(request.path_info + "/", urlconf=getattr(request, "urlconf", None))
+    except Resolver404:
+        return None
+    return None if match.url_name == API_FALLBACK_NAME else match
+
+
+@csrf_exempt  # the view served below enforces CSRF itself (DRF session authentication)
+def api_fallback(request: HttpRequest, path: str = "") -> HttpResponse:
+    """The last route of ``/api/v1/``. ``/tasks`` is served exactly as ``/tasks/`` (Django's
+    APPEND_SLASH would answer a redirect, which loses a POST body, or a 500 under DEBUG);
+    everything else is a JSON 404."""
+    match = _slashed_twin(request)
+    if match is not None:
+        request.resolver_match = match
+        return match.func(request, *match.args, **match.kwargs)
+    return _unknown_endpoint(request)

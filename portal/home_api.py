@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.urls import path
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
@@ -11,6 +13,7 @@ from rest_framework.views import APIView
 
 from workflows.api import (
     ConfigRefSerializer,
+    QueryFilterSerializer,
     RiskSerializer,
     RunRefSerializer,
     TemplateRefSerializer,
@@ -19,12 +22,14 @@ from workflows.api import (
 )
 from workflows.models import Run, Task, portal_today
 
-from .selectors import DEFAULT_GROUP_LIMIT, HOME_GROUPS, SCOPES, HomeData, operations_home
+from .selectors import DEFAULT_GROUP_LIMIT, HOME_GROUPS, LAST_HOME_DATE, SCOPES, HomeData, operations_home
 
 MAX_GROUP_LIMIT = 500
 
 
-class HomeQuerySerializer(serializers.Serializer):
+class HomeQuerySerializer(QueryFilterSerializer):
+    common_params = frozenset({"format"})
+
     date = serializers.DateField(required=False, help_text="The day to look at (default: today).")
     scope = serializers.ChoiceField(
         choices=SCOPES, required=False, default="all", help_text="mine = assigned to me or to nobody."
@@ -36,6 +41,13 @@ class HomeQuerySerializer(serializers.Serializer):
         max_value=MAX_GROUP_LIMIT,
         help_text="At most this many tasks per group (counts are always complete).",
     )
+
+    def validate_date(self, value: dt.date) -> dt.date:
+        if value > LAST_HOME_DATE:
+            raise serializers.ValidationError(
+                f"Home looks a week ahead, so the last date it can show is {LAST_HOME_DATE.isoformat()}."
+            )
+        return value
 
 
 class HomeTaskSerializer(serializers.Serializer):

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from django.db.models import Case, Count, F, IntegerField, Prefetch, Q, QuerySet, Value, When, Window
 from django.db.models.functions import RowNumber
 
+from workflows.errors import DomainError
 from workflows.models import (
     ACTIONABLE_STATUSES,
     PRIORITY_RANK,
@@ -45,6 +46,8 @@ EMPTY_STATES = {
     "runs": "No active workflow runs",
 }
 UPCOMING_DAYS = 7
+#: Home looks ``UPCOMING_DAYS`` ahead; a later day would take that window off the calendar.
+LAST_HOME_DATE = dt.date.max - dt.timedelta(days=UPCOMING_DAYS)
 DEFAULT_GROUP_LIMIT = 100
 SCOPES = ("all", "mine")
 
@@ -177,27 +180,34 @@ def risk_cards(*, today: dt.date) -> list[Run]:
 
 def automation_failures() -> list:
     """Failed generation runs nobody acknowledged and no later success resolved, newest first.
-    Retries of the same schedule and window are one failure (``attempts`` counts them)."""
+    Retries of the same schedule and window are one failure: its latest attempt, with
+    ``attempts`` counting them. Grouped in SQL (window functions), so one query returns one row
+    per failure however many times it was retried."""
     from recurring.models import GenerationRun, GenerationStatus  # portal may import recurring
 
+    # Retries share the failure's notification key; older rows without one fall back to
+    # (schedule, window).
+    unkeyed = Q(failure_key="")
+    failure = [
+        F("failure_key"),
+        Case(When(unkeyed, then=F("recurring_config_id")), default=None),
+        Case(When(unkeyed, then=F("template_id")), default=None),
+        Case(When(unkeyed, then=F("failed_window")), default=None),
+    ]
+    newest_first = [F("started_at").desc(), F("id").asc()]
     failed = (
         GenerationRun.objects.filter(
             status=GenerationStatus.FAILED, resolved_at__isnull=True, acknowledged_at__isnull=True
         )
+        .annotate(
+            attempts=Window(Count("pk"), partition_by=failure),
+            attempt_rank=Window(RowNumber(), partition_by=failure, order_by=newest_first),
+        )
+        .filter(attempt_rank=1)
         .select_related("recurring_config", "template")
         .order_by("-started_at", "id")
     )
-    latest: dict[object, object] = {}
-    for run in failed:
-        # Retries share the failure's notification key; older rows without one fall back to
-        # (schedule, window).
-        key = run.failure_key or (run.recurring_config_id, run.template_id, run.failed_window)
-        if key in latest:
-            latest[key].attempts += 1
-        else:
-            run.attempts = 1
-            latest[key] = run
-    return list(latest.values())
+    return list(failed)
 
 
 def operations_home(*, today: dt.date, user=None, scope: str = "all", limit: int = DEFAULT_GROUP_LIMIT) -> HomeData:
@@ -205,6 +215,12 @@ def operations_home(*, today: dt.date, user=None, scope: str = "all", limit: int
     Risk cards and automation failures are the team's, whatever the scope."""
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {', '.join(SCOPES)}")
+    if today > LAST_HOME_DATE:
+        raise DomainError(
+            "validation_error",
+            f"Home looks a week ahead, so the last date it can show is {LAST_HOME_DATE.isoformat()}.",
+            field="date",
+        )
     groups, counts = home_groups(today=today, user=user, scope=scope, limit=limit)
     return HomeData(
         date=today,

@@ -113,7 +113,10 @@ def snapshot(world: dict) -> tuple:
 
 def call(client: APIClient, method: str, path: str, world: dict, **extra):
     url = "/api/v1/" + path.format(**world)
-    return getattr(client, method)(url, BODIES.get(path, {}), format="json", **extra)
+    # A GET sends no body: the client would turn it into query parameters, which list endpoints
+    # refuse when they are not filters.
+    body = None if method == "get" else BODIES.get(path, {})
+    return getattr(client, method)(url, body, format="json", **extra)
 
 
 @pytest.mark.parametrize(("method", "path"), ENDPOINTS)

@@ -39,6 +39,9 @@ from portal.roles import ADMINS, OPERATORS
 from . import services
 from .errors import DomainError
 from .models import (
+    MAX_ESTIMATE_MINUTES,
+    MAX_OFFSET_DAYS,
+    MAX_TEXT_LENGTH,
     CommentKind,
     Priority,
     Proof,
@@ -54,6 +57,8 @@ from .models import (
     TriggerType,
     WorkflowTemplate,
     add_proof,
+    check_estimate_minutes,
+    check_text_length,
     portal_today,
 )
 
@@ -137,6 +142,27 @@ class StrictInputSerializer(serializers.Serializer):
                 raise serializers.ValidationError(
                     {name: ["This field is unknown or cannot be edited here."] for name in unknown}
                 )
+        return super().to_internal_value(data)
+
+
+#: Query parameters every list endpoint understands besides its own filters.
+COMMON_QUERY_PARAMS = frozenset({"page", "page_size", "format"})
+
+
+class QueryFilterSerializer(serializers.Serializer):
+    """The query-string filters of a list endpoint. A name it does not know (``?statuss=done``)
+    is refused with ``validation_error`` naming it: a misspelt filter must not silently widen the
+    answer to everything."""
+
+    common_params = COMMON_QUERY_PARAMS
+
+    def to_internal_value(self, data: Any) -> Any:
+        if hasattr(data, "keys"):
+            known = set(self.fields) | set(self.common_params)
+            unknown = sorted(set(data.keys()) - known)
+            if unknown:
+                hint = "Unknown query parameter; known: " + ", ".join(sorted(known)) + "."
+                raise serializers.ValidationError({name: [hint] for name in unknown})
         return super().to_internal_value(data)
 
 
@@ -363,7 +389,7 @@ def task_queryset(*, with_history: bool = False) -> QuerySet:
     return queryset
 
 
-class TaskFilterSerializer(serializers.Serializer):
+class TaskFilterSerializer(QueryFilterSerializer):
     status = CommaSeparatedChoiceField(
         choices=TaskStatus.values, required=False, help_text="One or more statuses, comma-separated."
     )
@@ -378,14 +404,16 @@ class TaskFilterSerializer(serializers.Serializer):
 
 class TaskCreateSerializer(StrictInputSerializer):
     title = serializers.CharField(max_length=300)
-    instructions = serializers.CharField(required=False, allow_blank=True, default="")
+    instructions = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT_LENGTH, default="")
     instructions_url = serializers.URLField(required=False, allow_blank=True, max_length=2000, default="")
     priority = serializers.ChoiceField(choices=Priority.choices, required=False, default=Priority.NORMAL)
     due_date = serializers.DateField()
     due_time = serializers.TimeField(required=False, allow_null=True, default=None)
     assignee = PortalMemberField(required=False, allow_null=True, default=None)
     area = serializers.CharField(required=False, allow_blank=True, max_length=100, default="")
-    estimate_minutes = serializers.IntegerField(required=False, allow_null=True, min_value=0, default=None)
+    estimate_minutes = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=MAX_ESTIMATE_MINUTES, default=None
+    )
     requires_link = serializers.CharField(
         required=False, allow_blank=True, allow_null=True, max_length=200, default="", help_text="Label or null."
     )
@@ -400,14 +428,16 @@ class TaskUpdateSerializer(StrictInputSerializer):
     """Plain fields only; status changes go through the action endpoints."""
 
     title = serializers.CharField(max_length=300, required=False)
-    instructions = serializers.CharField(required=False, allow_blank=True)
+    instructions = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT_LENGTH)
     instructions_url = serializers.URLField(required=False, allow_blank=True, max_length=2000)
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
     due_date = serializers.DateField(required=False)
     due_time = serializers.TimeField(required=False, allow_null=True)
     assignee = PortalMemberField(required=False, allow_null=True)
     area = serializers.CharField(required=False, allow_blank=True, max_length=100)
-    estimate_minutes = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    estimate_minutes = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=MAX_ESTIMATE_MINUTES
+    )
 
     def to_internal_value(self, data: Any) -> Any:
         if hasattr(data, "keys") and "status" in data:
@@ -429,6 +459,10 @@ class TaskUpdateSerializer(StrictInputSerializer):
 @transaction.atomic
 def edit_task(task: Task, changes: dict[str, Any], *, by) -> Task:
     """Apply plain-field edits and write one history entry naming what changed (old → new)."""
+    if "instructions" in changes:
+        check_text_length(changes["instructions"], "instructions")
+    if "estimate_minutes" in changes:
+        check_estimate_minutes(changes["estimate_minutes"])
     task = Task.objects.select_for_update().get(pk=task.pk)
     diff: dict[str, list] = {}
     for name, value in changes.items():
@@ -457,38 +491,38 @@ def _history_value(value: Any) -> Any:
 
 
 class NoteInputSerializer(serializers.Serializer):
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+    note = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT_LENGTH, default="")
 
 
 class WaitInputSerializer(serializers.Serializer):
     waiting_for = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
     follow_up_at = serializers.DateField(required=False, allow_null=True, default=None)
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+    note = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT_LENGTH, default="")
 
 
 class FollowUpSentInputSerializer(serializers.Serializer):
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+    note = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT_LENGTH, default="")
     next_follow_up_at = serializers.DateField(required=False, allow_null=True, default=None)
 
 
 class SkipInputSerializer(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_blank=True, default="")
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT_LENGTH, default="")
     cascade = serializers.BooleanField(required=False, default=False)
 
 
 class ReasonInputSerializer(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_blank=True, default="")
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT_LENGTH, default="")
 
 
 class CommentInputSerializer(serializers.Serializer):
-    body = serializers.CharField(required=False, allow_blank=True, default="")
+    body = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT_LENGTH, default="")
 
 
 class ProofInputSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=ProofKind.choices)
     label = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
     url = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+    note = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT_LENGTH, default="")
     file = serializers.FileField(required=False, allow_null=True, default=None, help_text="multipart/form-data only")
 
 
@@ -725,9 +759,14 @@ class TemplateTaskSerializer(serializers.Serializer):
 
     ref = serializers.CharField(max_length=100, help_text="Stable key within the template.")
     title = serializers.CharField(max_length=300)
-    instructions = serializers.CharField(required=False, allow_blank=True)
+    instructions = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT_LENGTH)
     stage = serializers.CharField(required=False, allow_blank=True, max_length=100)
-    offset_days = serializers.IntegerField(required=False, help_text="Due date = anchor date + offset.")
+    offset_days = serializers.IntegerField(
+        required=False,
+        min_value=-MAX_OFFSET_DAYS,
+        max_value=MAX_OFFSET_DAYS,
+        help_text="Due date = anchor date + offset.",
+    )
     assignee = PortalMemberField(required=False, allow_null=True)
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
     area = serializers.CharField(required=False, allow_blank=True, max_length=100)
@@ -738,7 +777,9 @@ class TemplateTaskSerializer(serializers.Serializer):
     requires_file = serializers.BooleanField(required=False)
     requires_proof_note = serializers.BooleanField(required=False)
     requires_run_links = serializers.ListField(child=serializers.CharField(max_length=200), required=False)
-    estimate_minutes = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    estimate_minutes = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=MAX_ESTIMATE_MINUTES
+    )
 
     def to_internal_value(self, data: Any) -> dict:
         if isinstance(data, dict):
@@ -776,7 +817,7 @@ class TemplateSerializer(StrictInputSerializer):
 
     id = serializers.UUIDField(read_only=True)
     name = serializers.CharField(max_length=200)
-    description = serializers.CharField(required=False, allow_blank=True)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT_LENGTH)
     category = serializers.CharField(required=False, allow_blank=True, max_length=100)
     stages = serializers.ListField(child=serializers.CharField(max_length=100), required=False)
     run_links = serializers.ListField(child=serializers.CharField(max_length=200), required=False)
@@ -785,7 +826,7 @@ class TemplateSerializer(StrictInputSerializer):
         required=False, allow_blank=True, max_length=200, help_text="Five-field cron expression."
     )
     trigger_timezone = serializers.CharField(required=False, max_length=64, help_text="IANA time zone name.")
-    trigger_lead_days = serializers.IntegerField(required=False, min_value=0)
+    trigger_lead_days = serializers.IntegerField(required=False, min_value=0, max_value=MAX_OFFSET_DAYS)
     trigger_enabled = serializers.BooleanField(required=False)
     trigger_starts_on = serializers.DateField(required=False, allow_null=True)
     catch_up = serializers.ChoiceField(choices=["latest", "all"], required=False)
@@ -826,7 +867,7 @@ def template_queryset() -> QuerySet:
     )
 
 
-class TemplateFilterSerializer(serializers.Serializer):
+class TemplateFilterSerializer(QueryFilterSerializer):
     category = serializers.CharField(required=False)
     trigger_type = serializers.ChoiceField(choices=TriggerType.choices, required=False)
     include_archived = serializers.BooleanField(required=False, default=False)
@@ -978,7 +1019,7 @@ def run_queryset(today: dt.date) -> QuerySet:
     )
 
 
-class RunFilterSerializer(serializers.Serializer):
+class RunFilterSerializer(QueryFilterSerializer):
     status = CommaSeparatedChoiceField(choices=RunStatus.values, required=False)
     template = serializers.UUIDField(required=False)
     date = serializers.DateField(required=False, help_text="Evaluate risk for this day (default: today).")
@@ -990,7 +1031,7 @@ class RunLinkInputSerializer(serializers.Serializer):
 
 
 class CancelInputSerializer(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_blank=True, default="")
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT_LENGTH, default="")
 
 
 _DATE_PARAM = OpenApiParameter("date", OpenApiTypes.DATE, description="Evaluate risk for this day (default: today).")

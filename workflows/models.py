@@ -7,14 +7,17 @@ Every refused operation raises :class:`workflows.errors.DomainError` with a stab
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import hashlib
 import os.path
 import uuid
 from collections.abc import Iterable
 
+import filetype
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage
+from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.db import models, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce, Lower, Trim
@@ -66,6 +69,38 @@ class RunStatus(models.TextChoices):
     PAUSED = "paused", "Paused"
     CANCELLED = "cancelled", "Cancelled"
     COMPLETED = "completed", "Completed"
+
+
+#: Bounds on free input, so nothing a person types can overflow a column or a date: long text
+#: (instructions, notes, reasons, comments), estimates in minutes (a PostgreSQL integer holds
+#: about two billion) and day offsets of template tasks (anchor ± ten years stays a real date).
+MAX_TEXT_LENGTH = 20_000
+MAX_ESTIMATE_MINUTES = 100_000
+MAX_OFFSET_DAYS = 3650
+
+
+def check_text_length(value: str | None, field: str, *, limit: int = MAX_TEXT_LENGTH) -> None:
+    """Refuse text longer than ``limit`` characters with ``validation_error`` naming the field."""
+    if value and len(value) > limit:
+        raise DomainError(
+            "validation_error",
+            f"{field} is too long ({len(value):,} characters); the limit is {limit:,}.",
+            field=field,
+            limit=limit,
+        )
+
+
+def check_estimate_minutes(value, field: str = "estimate_minutes") -> int | None:
+    """``None`` or a whole number of minutes from 0 to ``MAX_ESTIMATE_MINUTES``."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise DomainError("validation_error", f"{field} must be a whole number of minutes; got '{value}'.", field=field)
+    if not 0 <= value <= MAX_ESTIMATE_MINUTES:
+        raise DomainError(
+            "validation_error", f"{field} must be between 0 and {MAX_ESTIMATE_MINUTES:,} minutes.", field=field
+        )
+    return value
 
 
 def portal_today() -> dt.date:
@@ -150,7 +185,7 @@ class WorkflowTemplate(ScheduleState):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=200, unique=True)
-    description = models.TextField(blank=True)
+    description = models.TextField(blank=True, validators=[MaxLengthValidator(MAX_TEXT_LENGTH)])
     category = models.CharField(max_length=100, blank=True, db_index=True)
     stages = models.JSONField(default=list, blank=True, help_text="Ordered stage names.")
     run_links = models.JSONField(default=list, blank=True, help_text="Names of links shared by a run.")
@@ -210,9 +245,13 @@ class TemplateTask(models.Model):
     template = models.ForeignKey(WorkflowTemplate, on_delete=models.CASCADE, related_name="tasks")
     ref = models.SlugField(max_length=100)
     title = models.CharField(max_length=300)
-    instructions = models.TextField(blank=True)
+    instructions = models.TextField(blank=True, validators=[MaxLengthValidator(MAX_TEXT_LENGTH)])
     stage = models.CharField(max_length=100, blank=True)
-    offset_days = models.IntegerField(default=0, help_text="Due date = anchor date + offset (usually ≤ 0).")
+    offset_days = models.IntegerField(
+        default=0,
+        validators=[MinValueValidator(-MAX_OFFSET_DAYS), MaxValueValidator(MAX_OFFSET_DAYS)],
+        help_text="Due date = anchor date + offset (usually ≤ 0).",
+    )
     position = models.PositiveIntegerField(default=0)
     assignee = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.NORMAL)
@@ -222,7 +261,9 @@ class TemplateTask(models.Model):
     requires_file = models.BooleanField(default=False)
     requires_proof_note = models.BooleanField(default=False)
     requires_run_links = models.JSONField(default=list, blank=True)
-    estimate_minutes = models.PositiveIntegerField(null=True, blank=True)
+    estimate_minutes = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(MAX_ESTIMATE_MINUTES)]
+    )
 
     class Meta:
         ordering = ["template", "position", "offset_days", "ref"]
@@ -285,7 +326,7 @@ class Run(models.Model):
     title = models.CharField(max_length=300)
     status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.ACTIVE, db_index=True)
     current_stage = models.CharField(max_length=100, blank=True)
-    cancel_reason = models.TextField(blank=True)
+    cancel_reason = models.TextField(blank=True, validators=[MaxLengthValidator(MAX_TEXT_LENGTH)])
     created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -382,6 +423,7 @@ class Run(models.Model):
         reason = (reason or "").strip()
         if not reason:
             raise DomainError("reason_required", "A reason is required to cancel a run.", missing=["reason"])
+        check_text_length(reason, "reason")
         with transaction.atomic():
             run = self._locked()
             if run.status not in (RunStatus.ACTIVE, RunStatus.PAUSED):
@@ -404,6 +446,7 @@ class Run(models.Model):
             raise DomainError("unknown_run_link", f"This run has no link named '{name}' (known: {known}).")
         if not url:
             raise DomainError("validation_error", "A URL is required.", missing=["url"])
+        check_text_length(url, "url", limit=RunLink._meta.get_field("url").max_length)
         try:
             URLValidator(schemes=["http", "https"])(url)
         except ValidationError:
@@ -493,7 +536,7 @@ class Task(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     title = models.CharField(max_length=300)
-    instructions = models.TextField(blank=True)
+    instructions = models.TextField(blank=True, validators=[MaxLengthValidator(MAX_TEXT_LENGTH)])
     instructions_url = models.URLField(max_length=2000, blank=True)
     status = models.CharField(max_length=12, choices=TaskStatus.choices, default=TaskStatus.TODO)
     priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.NORMAL)
@@ -501,7 +544,9 @@ class Task(models.Model):
     due_time = models.TimeField(null=True, blank=True)
     assignee = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks")
     area = models.CharField(max_length=100, blank=True)
-    estimate_minutes = models.PositiveIntegerField(null=True, blank=True)
+    estimate_minutes = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(MAX_ESTIMATE_MINUTES)]
+    )
     source = models.CharField(max_length=10, choices=TaskSource.choices, default=TaskSource.MANUAL)
     # Provenance: a recurring config + window date, or a run + template task ref.
     recurring_config = models.ForeignKey(
@@ -652,14 +697,22 @@ class Task(models.Model):
     # between the "not blocked" check and the write. The run's stage is refreshed once at the end
     # of each operation, so a cascade raises one stage-change, not one per skipped task.
 
-    def _lock_for_change(self) -> None:
+    def _lock_for_change(self, *, status_change: bool = True) -> None:
         """Lock the run, then the task, and reload this instance from the locked row. Cached
         prefetches (proofs, dependencies, run links) are dropped: they may predate the lock.
         ``no_key``: these rows' keys never change, so comments and proofs (whose foreign keys
-        take key-share locks) may still be added while a transition runs."""
+        take key-share locks) may still be added while a transition runs. An archived task's
+        status is frozen: every status change is refused (``invalid_transition``)."""
         if self.run_id:
             list(Run.objects.select_for_update(no_key=True).filter(pk=self.run_id).values_list("pk", flat=True))
         self._sync_from(Task.objects.select_for_update(no_key=True).get(pk=self.pk))
+        if status_change and self.archived_at is not None:
+            raise DomainError(
+                "invalid_transition",
+                "This task is archived; its status can no longer change.",
+                task_status=self.status,
+                archived=True,
+            )
 
     def _sync_from(self, fresh: Task) -> None:
         for field in fresh._meta.concrete_fields:
@@ -721,6 +774,7 @@ class Task(models.Model):
         if self.status not in ACTIONABLE_STATUSES:
             self._refuse("complete", ACTIONABLE_STATUSES)
         self._check_not_blocked("complete")
+        check_text_length(note, "note")
         missing = self.missing_requirements()
         if missing:
             run_links = [m for m in missing if m.startswith("run link ")]
@@ -764,6 +818,8 @@ class Task(models.Model):
                 "Marking a task as waiting needs " + ", ".join(missing) + ".",
                 missing=missing,
             )
+        check_text_length(waiting_for, "waiting_for", limit=Task._meta.get_field("waiting_for").max_length)
+        check_text_length(note, "note")
         self.waiting_for = waiting_for
         self.follow_up_at = _as_date(follow_up_at, "follow_up_at")
         self._transition(TaskStatus.WAITING, by=by, note=note)
@@ -783,6 +839,7 @@ class Task(models.Model):
                 "Recording a follow-up needs " + ", ".join(missing) + ".",
                 missing=missing,
             )
+        check_text_length(note, "note")
         next_follow_up_at = _as_date(next_follow_up_at, "next_follow_up_at")
         previous = self.follow_up_at
         self.follow_up_at = next_follow_up_at
@@ -807,6 +864,7 @@ class Task(models.Model):
         note = (note or "").strip()
         if not note:
             raise DomainError("note_required", "Recording a response needs a note.", missing=["note"])
+        check_text_length(note, "note")
         self.follow_up_at = None
         self.waiting_for = ""
         self._transition(TaskStatus.TODO, by=by, note=note, kind=CommentKind.RESPONSE)
@@ -823,6 +881,7 @@ class Task(models.Model):
         reason = (reason or "").strip()
         if not reason:
             raise DomainError("reason_required", "Skipping a task needs a reason.", missing=["reason"])
+        check_text_length(reason, "reason")
         if self.status == TaskStatus.WAITING:
             self.follow_up_at = None
             self.waiting_for = ""
@@ -841,7 +900,8 @@ class Task(models.Model):
                 for dependent in (
                     Task.objects.select_for_update(no_key=True).filter(pk__in=dependent_ids).order_by("pk")
                 ):
-                    if dependent.status in OPEN_STATUSES:
+                    # An archived dependent's status is frozen; the cascade still goes through it.
+                    if dependent.status in OPEN_STATUSES and dependent.archived_at is None:
                         dependent.follow_up_at = None
                         dependent.waiting_for = ""
                         dependent._transition(
@@ -862,6 +922,7 @@ class Task(models.Model):
         reason = (reason or "").strip()
         if not reason:
             raise DomainError("reason_required", "Reopening a task needs a reason.", missing=["reason"])
+        check_text_length(reason, "reason")
         self.completed_at = None
         self.completed_by = None
         self._transition(TaskStatus.TODO, by=by, note=reason)
@@ -871,13 +932,14 @@ class Task(models.Model):
         body = (body or "").strip()
         if not body:
             raise DomainError("validation_error", "A comment cannot be empty.", missing=["body"])
+        check_text_length(body, "body")
         return TaskComment.objects.create(task=self, kind=CommentKind.COMMENT, author=_person(by), body=body)
 
     @transaction.atomic
     def archive(self, *, by=None) -> None:
         """Hide the task from default lists, keeping its history. An archived task no longer
         holds its run's stage back, and still counts as present when a run is topped up."""
-        self._lock_for_change()
+        self._lock_for_change(status_change=False)
         if self.archived_at is None:
             self.archived_at = timezone.now()
             self.save()
@@ -935,7 +997,7 @@ class TaskComment(models.Model):
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="history")
     kind = models.CharField(max_length=12, choices=CommentKind.choices, default=CommentKind.COMMENT)
     author = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    body = models.TextField(blank=True)
+    body = models.TextField(blank=True, validators=[MaxLengthValidator(MAX_TEXT_LENGTH)])
     from_status = models.CharField(max_length=12, blank=True)
     to_status = models.CharField(max_length=12, blank=True)
     data = models.JSONField(default=dict, blank=True)
@@ -988,7 +1050,7 @@ class Proof(models.Model):
     kind = models.CharField(max_length=4, choices=ProofKind.choices)
     label = models.CharField(max_length=200, blank=True)
     url = models.URLField(max_length=2000, blank=True)
-    note = models.TextField(blank=True)
+    note = models.TextField(blank=True, validators=[MaxLengthValidator(MAX_TEXT_LENGTH)])
     file = models.FileField(upload_to=proof_upload_to, storage=PrivateProofStorage, blank=True, max_length=500)
     file_name = models.CharField(max_length=255, blank=True)
     file_size = models.PositiveBigIntegerField(null=True, blank=True)
@@ -1020,6 +1082,101 @@ class Proof(models.Model):
         return self.note[:80]
 
 
+# What the first bytes of a file can prove. Text has no magic number: text types are believed
+# only when the bytes are UTF-8 without NUL. Containers hold more specific formats the sniffer
+# cannot always name (an OOXML document is a zip whose telling entry may come late; a legacy
+# Office file is an OLE compound file of either kind), so a declared member of the container's
+# family is accepted when the bytes prove the container.
+TEXT_CONTENT_TYPES = frozenset({"text/plain", "text/csv", "application/json"})
+OLE_CONTAINER = "application/x-ole-storage"
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+CONTAINER_MEMBERS = {
+    "application/zip": frozenset(
+        {
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        }
+    ),
+    OLE_CONTAINER: frozenset({"application/msword", "application/vnd.ms-excel", "application/vnd.ms-powerpoint"}),
+}
+# File name extensions each type may carry; a type not listed here falls back to the system's
+# MIME table, and a type with no known extension is not checked against the name.
+CONTENT_TYPE_EXTENSIONS = {
+    "application/pdf": {".pdf"},
+    "image/png": {".png"},
+    "image/jpeg": {".jpg", ".jpeg", ".jpe", ".jfif"},
+    "image/gif": {".gif"},
+    "image/webp": {".webp"},
+    "text/plain": {".txt", ".text", ".log", ".md"},
+    "text/csv": {".csv"},
+    "application/json": {".json"},
+    "application/zip": {".zip"},
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {".xlsx"},
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": {".docx"},
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": {".pptx"},
+    "application/vnd.ms-excel": {".xls"},
+    "application/msword": {".doc"},
+    "application/vnd.ms-powerpoint": {".ppt"},
+}
+SNIFF_BYTES = 8192
+
+
+def _extensions_for(content_type: str) -> set[str]:
+    import mimetypes
+
+    known = CONTENT_TYPE_EXTENSIONS.get(content_type)
+    return set(known) if known is not None else set(mimetypes.guess_all_extensions(content_type))
+
+
+def sniff_content_type(head: bytes) -> str | None:
+    """The type the first bytes of a file prove (``None`` when they prove nothing)."""
+    detected = filetype.guess_mime(bytes(head[:SNIFF_BYTES]))
+    if detected is None and head.startswith(_OLE_MAGIC):
+        return OLE_CONTAINER
+    return detected
+
+
+def checked_content_type(*, declared: str, file_name: str, head: bytes, is_text: bool) -> str:
+    """The content type to store for an upload, or ``file_type_not_allowed`` naming the detected
+    type. ``declared`` (already on the allow-list) must agree with what ``head`` (the first bytes)
+    proves, and the file name's extension, if any, must fit that type. A text type is accepted
+    only without a binary signature and when the whole file is UTF-8 without NUL (``is_text``)."""
+    allowed = [t.lower() for t in settings.PORTAL_PROOF_CONTENT_TYPES]
+    detected = sniff_content_type(head)
+
+    def refuse(detail: str) -> DomainError:
+        return DomainError(
+            "file_type_not_allowed",
+            detail,
+            declared=declared,
+            detected=detected or "unknown",
+            allowed=allowed,
+        )
+
+    if declared in TEXT_CONTENT_TYPES or declared.startswith("text/"):
+        if detected is not None:
+            raise refuse(f"The file says it is {declared}, but its content is {detected}.")
+        if not is_text:
+            raise refuse(
+                f"The file says it is {declared}, but its content is binary data (not UTF-8 text without NUL bytes)."
+            )
+    elif detected is None:
+        raise refuse(f"The file says it is {declared}, but its content is not recognisable as that type (unknown).")
+    elif detected != declared and declared not in CONTAINER_MEMBERS.get(detected, ()):
+        raise refuse(f"The file says it is {declared}, but its content is {detected}.")
+    # The bytes agree with the declared type, which may be more specific than they can prove.
+    stored = declared
+    extension = os.path.splitext(file_name)[1].lower()
+    expected = _extensions_for(stored)
+    if extension and expected and extension not in expected:
+        raise refuse(
+            f"The file name ends in '{extension}', but its content is {detected or stored}"
+            f" (expected {', '.join(sorted(expected))})."
+        )
+    return stored
+
+
 def add_proof(
     task: Task,
     *,
@@ -1031,7 +1188,9 @@ def add_proof(
     file=None,
 ) -> Proof:
     """Validate and attach one proof item, writing a history entry. Files are checked against the
-    size limit and the content-type allow-list and their sha256 is recorded."""
+    size limit and the content-type allow-list; the declared type must agree with the content's
+    first bytes and with the file name (:func:`checked_content_type`), and the checked type and
+    the sha256 are recorded. Text is bounded (``MAX_TEXT_LENGTH``)."""
     from django.core.exceptions import ValidationError
     from django.core.validators import URLValidator
 
@@ -1040,6 +1199,9 @@ def add_proof(
         raise DomainError("validation_error", f"Proof kind must be one of link, file, note; got '{kind}'.")
     if task.archived_at:
         raise DomainError("invalid_transition", "Cannot add proof to an archived task.")
+    check_text_length(label, "label", limit=Proof._meta.get_field("label").max_length)
+    check_text_length(url, "url", limit=Proof._meta.get_field("url").max_length)
+    check_text_length(note, "note")
     proof = Proof(task=task, kind=kind, label=label, created_by=_person(by))
     if kind == ProofKind.LINK:
         if not url:
@@ -1076,9 +1238,25 @@ def add_proof(
             )
         digest = hashlib.sha256()
         size = 0
+        head = b""
+        utf8 = codecs.getincrementaldecoder("utf-8")()
+        is_text = True
         for chunk in file.chunks():
             digest.update(chunk)
             size += len(chunk)
+            if len(head) < SNIFF_BYTES:
+                head += chunk[: SNIFF_BYTES - len(head)]
+            if is_text:
+                try:
+                    utf8.decode(chunk)
+                    is_text = b"\x00" not in chunk
+                except UnicodeDecodeError:
+                    is_text = False
+        if is_text:
+            try:
+                utf8.decode(b"", final=True)  # a multi-byte character cut off at the end
+            except UnicodeDecodeError:
+                is_text = False
         # The declared size is the client's word; the bytes we hashed are the truth.
         if size > limit:
             raise DomainError(
@@ -1086,6 +1264,9 @@ def add_proof(
             )
         file.seek(0)
         proof.file_name = os.path.basename(file.name or "")[:255] or "proof"
+        content_type = checked_content_type(
+            declared=content_type, file_name=proof.file_name, head=head, is_text=is_text
+        )
         proof.file_size = size
         proof.content_type = content_type
         proof.sha256 = digest.hexdigest()

@@ -13,6 +13,9 @@ from django.utils import timezone
 
 from .errors import DomainError
 from .models import (
+    MAX_ESTIMATE_MINUTES,
+    MAX_OFFSET_DAYS,
+    MAX_TEXT_LENGTH,
     Priority,
     Run,
     RunLink,
@@ -23,6 +26,8 @@ from .models import (
     TriggerType,
     WorkflowTemplate,
     _person,
+    check_estimate_minutes,
+    check_text_length,
     find_dependency_cycle,
 )
 from .signals import run_instantiated, template_saved
@@ -77,7 +82,13 @@ def _names(values: Any, what: str, *, field: str | None = None) -> list[str]:
     return cleaned
 
 
-def _whole_number(value: Any, what: str, *, field: str | None = None, minimum: int | None = None) -> int:
+#: Lead days of an automatic trigger: the anchor is at most ten years after the trigger date.
+MAX_LEAD_DAYS = MAX_OFFSET_DAYS
+
+
+def _whole_number(
+    value: Any, what: str, *, field: str | None = None, minimum: int | None = None, maximum: int | None = None
+) -> int:
     field = field or what
     try:
         if isinstance(value, bool) or not isinstance(value, int | str):
@@ -87,16 +98,22 @@ def _whole_number(value: Any, what: str, *, field: str | None = None, minimum: i
         raise DomainError("validation_error", f"{what} must be a whole number; got '{value}'.", field=field) from None
     if minimum is not None and number < minimum:
         raise DomainError("validation_error", f"{what} must be {minimum} or more.", field=field)
+    if maximum is not None and number > maximum:
+        raise DomainError("validation_error", f"{what} must be {maximum:,} or less.", field=field)
     return number
 
 
 def validate_template_definition(template: WorkflowTemplate, tasks: list[dict]) -> None:
     """Refuse a template whose trigger, stages, run links or task definitions are inconsistent:
     unknown stages, run links or dependency refs are named, and a dependency cycle is refused
-    with code ``dependency_cycle`` and the ``cycle`` as a list of refs. Normalises ``template``
-    and the ``tasks`` dicts in place (trimmed names, default stage = the first stage)."""
+    with code ``dependency_cycle`` and the ``cycle`` as a list of refs. Numbers are bounded so
+    every due date stays a real date and fits its column: ``offset_days`` and
+    ``trigger_lead_days`` within ±``MAX_OFFSET_DAYS``, ``estimate_minutes`` up to
+    ``MAX_ESTIMATE_MINUTES``; long text up to ``MAX_TEXT_LENGTH``. Normalises ``template`` and
+    the ``tasks`` dicts in place (trimmed names, default stage = the first stage)."""
     if not (template.name or "").strip():
         raise DomainError("validation_error", "A template needs a name.", field="name")
+    check_text_length(template.description, "description")
     template.stages = _names(template.stages, "stages")
     template.run_links = _names(template.run_links, "run_links")
     if template.trigger_type not in TriggerType.values:
@@ -115,7 +132,9 @@ def validate_template_definition(template: WorkflowTemplate, tasks: list[dict]) 
         raise DomainError(
             "validation_error", "An automatic template needs a trigger_schedule.", field="trigger_schedule"
         )
-    template.trigger_lead_days = _whole_number(template.trigger_lead_days, "trigger_lead_days", minimum=0)
+    template.trigger_lead_days = _whole_number(
+        template.trigger_lead_days, "trigger_lead_days", minimum=0, maximum=MAX_LEAD_DAYS
+    )
 
     refs: list[str] = []
     for index, spec in enumerate(tasks):
@@ -137,10 +156,27 @@ def validate_template_definition(template: WorkflowTemplate, tasks: list[dict]) 
         spec["requires_run_links"] = _names(
             spec.get("requires_run_links"), f"Task '{ref}': requires_run_links", field="tasks"
         )
-        spec["offset_days"] = _whole_number(spec.get("offset_days") or 0, f"Task '{ref}': offset_days", field="tasks")
+        spec["offset_days"] = _whole_number(
+            spec.get("offset_days") or 0,
+            f"Task '{ref}': offset_days",
+            field="tasks",
+            minimum=-MAX_OFFSET_DAYS,
+            maximum=MAX_OFFSET_DAYS,
+        )
         if spec.get("estimate_minutes") is not None:
             spec["estimate_minutes"] = _whole_number(
-                spec["estimate_minutes"], f"Task '{ref}': estimate_minutes", field="tasks", minimum=0
+                spec["estimate_minutes"],
+                f"Task '{ref}': estimate_minutes",
+                field="tasks",
+                minimum=0,
+                maximum=MAX_ESTIMATE_MINUTES,
+            )
+        if isinstance(spec.get("instructions"), str) and len(spec["instructions"]) > MAX_TEXT_LENGTH:
+            raise DomainError(
+                "validation_error",
+                f"Task '{ref}': instructions are too long ({len(spec['instructions']):,} characters); "
+                f"the limit is {MAX_TEXT_LENGTH:,}.",
+                field="tasks",
             )
         refs.append(ref)
     duplicates = sorted({r for r in refs if refs.count(r) > 1})
@@ -285,9 +321,39 @@ def instantiate_run(
     or — when it exists — top up exactly the tasks whose refs it lacks (an archived task counts
     as present) and report how many were recovered. Unique (template, anchor_date) and (run, ref)
     constraints make concurrent calls safe: the loser of the creation race reuses the winner's
-    run, and top-ups of one run are serialised by locking the run row."""
+    run, and top-ups of one run are serialised by locking the run row.
+
+    Refused, changing nothing: an archived template (409), a template without task definitions
+    (``template_has_no_tasks``: its run could never complete) and an anchor date that would put a
+    due date outside the calendar (``validation_error``)."""
     if template.archived_at:
         raise DomainError("template_archived", "This template is archived; restore it to launch runs.", status=409)
+    offsets = list(template.tasks.values_list("ref", "offset_days"))
+    if not offsets:
+        raise DomainError(
+            "template_has_no_tasks",
+            f"Template '{template.name}' has no tasks; add at least one task before launching a run.",
+        )
+    for ref, offset in offsets:
+        try:
+            anchor_date + dt.timedelta(days=offset)
+        except OverflowError:
+            raise DomainError(
+                "validation_error",
+                f"Anchor date {anchor_date.isoformat()} puts task '{ref}' (offset {offset:+d} days) outside "
+                "the calendar.",
+                field="anchor_date",
+            ) from None
+    try:
+        return _instantiate_run(template=template, anchor_date=anchor_date, by=by, trigger_date=trigger_date)
+    except OverflowError as exc:
+        # Any other date arithmetic out of the calendar is bad input too, never a crash.
+        raise DomainError("validation_error", f"Date out of range: {exc}.", field="anchor_date") from None
+
+
+def _instantiate_run(
+    *, template: WorkflowTemplate, anchor_date: dt.date, by, trigger_date: dt.date | None
+) -> RunResult:
     with transaction.atomic():
         created = False
         run = Run.objects.select_for_update(no_key=True).filter(template=template, anchor_date=anchor_date).first()
@@ -401,6 +467,8 @@ def create_manual_task(*, by=None, **values: Any) -> Task:
         raise DomainError("validation_error", "A task needs a title.", missing=["title"])
     if not values.get("due_date"):
         raise DomainError("validation_error", "A task needs a due date.", missing=["due_date"])
+    check_text_length(values.get("instructions"), "instructions")
+    values["estimate_minutes"] = check_estimate_minutes(values.get("estimate_minutes"))
     task = Task(source=TaskSource.MANUAL, created_by=_person(by), **values)
     task.title = task.title.strip()
     task.save()

@@ -240,7 +240,7 @@ def test_a_file_over_the_size_limit_is_refused_and_nothing_is_stored(settings):
     assert "10" in error.detail
     assert not Proof.objects.exists()
     assert stored_files(settings.PROOF_STORAGE_DIR) == []
-    add_proof(task, kind="file", file=upload(content=b"x" * 10))
+    add_proof(task, kind="file", file=upload(content=b"%PDF-1.4 x"))  # exactly at the limit
     assert Proof.objects.count() == 1
 
 
