@@ -17,7 +17,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
-from workflows.api import validated
+from workflows.api import QueryFilterSerializer, validated
+from workflows.models import MAX_TEXT_LENGTH
 
 from .models import Notification, NotificationType
 
@@ -54,7 +55,7 @@ class NotificationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class NotificationFilterSerializer(serializers.Serializer):
+class NotificationFilterSerializer(QueryFilterSerializer):
     type = serializers.ChoiceField(choices=NotificationType.choices, required=False)
     unread = serializers.BooleanField(
         required=False, allow_null=True, default=None, help_text="true: neither read nor dismissed."
@@ -63,7 +64,7 @@ class NotificationFilterSerializer(serializers.Serializer):
 
 
 class AcknowledgeInputSerializer(serializers.Serializer):
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=MAX_TEXT_LENGTH)
 
 
 _REFUSED = OpenApiResponse(description="Refused: {code, detail, ...}")

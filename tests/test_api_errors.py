@@ -102,3 +102,21 @@ def test_known_errors_keep_their_codes(api):
     assert response.status_code == 400 and response.json()["code"] == "invalid_transition"
     response = api.get("/api/v1/tasks/5a1d0c3e-1f7b-4c55-9a61-2b7f3c9d8e01/")
     assert response.status_code == 404 and response.json()["code"] == "not_found"
+
+
+@pytest.mark.django_db
+def test_notification_filters_refuse_unknown_names(api):
+    response = api.get("/api/v1/notifications/?unred=true")
+    assert response.status_code == 400
+    assert response.json()["code"] == "validation_error"
+    assert "unred" in response.json()["detail"]
+
+
+@pytest.mark.django_db
+def test_template_create_refuses_a_form_encoded_body_that_would_drop_its_tasks(api):
+    response = api.post("/api/v1/templates/", {"name": "Form template", "tasks": "[]"}, format="multipart")
+    assert response.status_code == 415
+    assert response.json()["code"] == "unsupported_media_type"
+    from workflows.models import WorkflowTemplate
+
+    assert not WorkflowTemplate.objects.filter(name="Form template").exists()

@@ -30,6 +30,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import get_object_or_404
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
@@ -1110,6 +1111,8 @@ class TemplateViewSet(
 ):
     http_method_names = ["get", "post", "patch", "head", "options"]
     serializer_class = TemplateSerializer
+    # Nested task definitions only survive JSON: a form-encoded body would silently drop them.
+    parser_classes = [JSONParser]
 
     def get_queryset(self) -> QuerySet:
         queryset = template_queryset()
