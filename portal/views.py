@@ -4,7 +4,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from workflows.models import Task, portal_today
+from workflows.models import ACTIONABLE_STATUSES, Task, TaskStatus, portal_today
 
 MY_WORK_LIMIT = 200
 
@@ -31,5 +31,8 @@ def index(request: HttpRequest) -> HttpResponse:
     )
     today = portal_today()
     for task in tasks:
-        task.days_overdue = (today - task.due_date).days if task.due_date < today else 0
+        # Waiting work is governed by its follow-up date, never by its due date.
+        actionable = task.status in ACTIONABLE_STATUSES
+        task.days_overdue = (today - task.due_date).days if actionable and task.due_date < today else 0
+        task.follow_up_due = task.status == TaskStatus.WAITING and task.follow_up_at <= today
     return render(request, "portal/index.html", {"tasks": tasks, "today": today, "limit": MY_WORK_LIMIT})
