@@ -17,7 +17,16 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from .errors import DomainError
-from .models import Run, RunStatus, Task, TaskComment, add_proof, portal_today
+from .models import (
+    ACTIONABLE_STATUSES,
+    Run,
+    RunStatus,
+    Task,
+    TaskComment,
+    TaskStatus,
+    add_proof,
+    portal_today,
+)
 
 TASK_ACTIONS = (
     "start",
@@ -52,7 +61,11 @@ def _task_context(task: Task, **extra) -> dict:
         "today": today,
         "requirements": task.requirements(),
         "blocked_by": task.open_prerequisites(),
-        "days_overdue": (today - task.due_date).days if task.is_open and task.due_date < today else 0,
+        # Waiting work is governed by its follow-up date, never by its due date.
+        "days_overdue": (today - task.due_date).days
+        if task.status in ACTIONABLE_STATUSES and task.due_date < today
+        else 0,
+        "follow_up_due": task.status == TaskStatus.WAITING and task.follow_up_at <= today,
         "default_follow_up": today + dt.timedelta(days=3),
         **extra,
     }

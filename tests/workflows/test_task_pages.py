@@ -197,3 +197,16 @@ def test_run_page_refuses_bad_link(client, operator, run):
     response = client.post(f"/runs/{run.pk}/links/", {"name": "Mailchimp newsletter", "url": "not a url"}, follow=True)
     assert "not a valid" in response.content.decode()
     assert run.links.get().url == ""
+
+
+@pytest.mark.django_db
+def test_waiting_task_page_shows_follow_up_not_overdue(client, operator):
+    import time_machine
+
+    task = TaskFactory(due_date=dt.date(2028, 2, 1))
+    task.mark_waiting(by=operator, waiting_for="Sponsor", follow_up_at=dt.date(2028, 2, 9), note="Asked")
+    with time_machine.travel(dt.datetime(2028, 2, 10, 12, tzinfo=dt.UTC), tick=False):
+        client.force_login(operator)
+        body = client.get(f"/tasks/{task.pk}/").content.decode()
+    assert "overdue by" not in body
+    assert "follow-up due" in body
