@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import Q
@@ -14,6 +16,9 @@ from workflows.models import Run, Task
 from .models import Notification, NotificationType
 
 User = get_user_model()
+
+#: Rows per INSERT of ``notify_batch``; the database backend lowers it when its parameter limit requires.
+BULK_BATCH_SIZE = 500
 
 
 def portal_members() -> list:
@@ -42,13 +47,32 @@ def run_recipients(run: Run) -> list:
     return assignees or portal_members()
 
 
-def schedule_recipients(assignees: Iterable) -> list:
-    """The schedule's assignee(s) plus every Admin and superuser."""
-    people = {u.pk: u for u in admins()}
+def schedule_recipients(assignees: Iterable, *, admin_people: Iterable | None = None) -> list:
+    """The schedule's assignee(s) plus every Admin and superuser (``admin_people``: ``admins()``
+    already read by a caller that notifies about many schedules)."""
+    people = {u.pk: u for u in (admins() if admin_people is None else admin_people)}
     for user in assignees:
         if user is not None and user.is_active:
             people.setdefault(user.pk, user)
     return list(people.values())
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One notification to raise: its type, subject and text, for each of ``recipients``."""
+
+    type: str
+    recipients: Iterable
+    dedup_key: str
+    title: str
+    body: str = ""
+    link: str = ""
+    task: Task | None = None
+    run: Run | None = None
+    template: Any = None
+    recurring_config: Any = None
+    window_date: dt.date | None = None
+    data: dict | None = None
 
 
 def notify(
@@ -68,39 +92,75 @@ def notify(
 ) -> list[Notification]:
     """Create one notification per recipient, at most once per (recipient, dedup key): scanners
     and retries may call this any number of times. Returns the ones newly created."""
-    if type not in NotificationType.values:
-        raise ValueError(f"unknown notification type {type!r}")
-    if not dedup_key:
-        raise ValueError("a notification needs a deduplication key")
-    # The same (truncated) key for the lookup and the insert, or a long key would never match.
-    dedup_key = dedup_key[:300]
-    people = {u.pk: u for u in recipients if u is not None}
-    if not people:
-        return []
-    existing = set(
-        Notification.objects.filter(dedup_key=dedup_key, recipient_id__in=people).values_list("recipient_id", flat=True)
+    notice = Notice(
+        type=type,
+        recipients=recipients,
+        dedup_key=dedup_key,
+        title=title,
+        body=body,
+        link=link,
+        task=task,
+        run=run,
+        template=template,
+        recurring_config=recurring_config,
+        window_date=window_date,
+        data=data,
     )
-    rows = [
-        Notification(
-            recipient_id=pk,
-            type=type,
-            title=title[:300],
-            body=body,
-            link=link,
-            task=task,
-            run=run,
-            template=template,
-            recurring_config=recurring_config,
-            window_date=window_date,
-            data=data or {},
-            dedup_key=dedup_key,
+    return notify_batch([notice])
+
+
+def notify_batch(notices: Iterable[Notice], *, new_keys: bool = False) -> list[Notification]:
+    """``notify`` for many notices at once, with the same rules (one notification per recipient
+    and dedup key, ever), in a constant number of queries: one lookup of the keys that already
+    exist, one INSERT per batch, one read-back. Returns the notifications newly created.
+
+    ``new_keys``: the caller vouches that no notification with these keys can exist yet, because
+    each key names something it has just created in this transaction (e.g. the id of a new
+    task). The lookup and the read-back are then skipped; the insert still ignores conflicts, so
+    a wrong vouch can never duplicate a notification."""
+    rows: list[Notification] = []
+    seen: set[tuple[int, str]] = set()
+    for notice in list(notices):
+        if notice.type not in NotificationType.values:
+            raise ValueError(f"unknown notification type {notice.type!r}")
+        if not notice.dedup_key:
+            raise ValueError("a notification needs a deduplication key")
+        # The same (truncated) key for the lookup and the insert, or a long key would never match.
+        dedup_key = notice.dedup_key[:300]
+        for user in notice.recipients:
+            if user is None or (user.pk, dedup_key) in seen:
+                continue
+            seen.add((user.pk, dedup_key))
+            rows.append(
+                Notification(
+                    recipient_id=user.pk,
+                    type=notice.type,
+                    title=notice.title[:300],
+                    body=notice.body,
+                    link=notice.link,
+                    task=notice.task,
+                    run=notice.run,
+                    template=notice.template,
+                    recurring_config=notice.recurring_config,
+                    window_date=notice.window_date,
+                    data=notice.data or {},
+                    dedup_key=dedup_key,
+                )
+            )
+    if not rows:
+        return []
+    if not new_keys:
+        existing = set(
+            Notification.objects.filter(
+                dedup_key__in={row.dedup_key for row in rows}, recipient_id__in={row.recipient_id for row in rows}
+            ).values_list("recipient_id", "dedup_key")
         )
-        for pk in people
-        if pk not in existing
-    ]
+        rows = [row for row in rows if (row.recipient_id, row.dedup_key) not in existing]
+        if not rows:
+            return []
     # ignore_conflicts: a concurrent scanner may insert the same key between our read and write.
-    Notification.objects.bulk_create(rows, ignore_conflicts=True)
-    created = list(Notification.objects.filter(pk__in=[r.pk for r in rows]))
+    Notification.objects.bulk_create(rows, batch_size=BULK_BATCH_SIZE, ignore_conflicts=True)
+    created = rows if new_keys else list(Notification.objects.filter(pk__in=[row.pk for row in rows]))
     if created:
         from .delivery import deliver_immediately
 

@@ -18,8 +18,15 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
-from workflows.admin import DeletionRefusalMixin, DomainErrorMessagesMixin, apply_to_each, form_action
+from workflows.admin import (
+    AssigneeChoicesMixin,
+    DeletionRefusalMixin,
+    DomainErrorMessagesMixin,
+    apply_to_each,
+    form_action,
+)
 from workflows.errors import DomainError
+from workflows.forms import keep_current_assignee
 from workflows.models import Task, WorkflowTemplate
 
 from . import services
@@ -152,7 +159,10 @@ class ArchivedFilter(admin.SimpleListFilter):
 
 
 @admin.register(RecurringConfig)
-class RecurringConfigAdmin(DomainErrorMessagesMixin, DeletionRefusalMixin, admin.ModelAdmin):
+class RecurringConfigAdmin(AssigneeChoicesMixin, DomainErrorMessagesMixin, DeletionRefusalMixin, admin.ModelAdmin):
+    """Assignees: active portal members only, as in the API and ``services.save_config``; a
+    config's own assignee who has since left stays selectable on that config."""
+
     form = RecurringConfigForm
     list_display = [
         "title",
@@ -281,6 +291,16 @@ class RecurringConfigAdmin(DomainErrorMessagesMixin, DeletionRefusalMixin, admin
             return "—"
         url = reverse("admin:recurring_recurringconfig_backfill", args=[config.pk])
         return format_html('<a href="{}">Backfill a date range…</a> (dry-run preview first)', url)
+
+    def get_form(self, request: HttpRequest, obj=None, change: bool = False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+
+        class ConfigForm(form):
+            def __init__(self, *args, **kwargs) -> None:
+                super().__init__(*args, **kwargs)
+                keep_current_assignee(self)
+
+        return ConfigForm
 
     # -- saving through the domain code -----------------------------------------------------
 

@@ -12,7 +12,6 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
@@ -33,8 +32,6 @@ from workflows.models import Task, WorkflowTemplate
 
 from . import cron, services
 from .models import GenerationRun, GenerationStatus, GenerationTrigger, RecurringConfig
-
-User = get_user_model()
 
 NEXT_FIRE_TIMES = 5
 
@@ -218,12 +215,10 @@ class RecurringConfigSerializer(serializers.ModelSerializer):
             raise DomainError("invalid_timezone", f"timezone: {exc}.", field="timezone")
 
     def validate_assignee(self, value: str | None):
-        if value is None or not value.strip():
-            return None
-        user = User.objects.filter(username=value.strip(), is_active=True).first()
-        if user is None:
-            raise DomainError("unknown_user", f"assignee: there is no active user named '{value}'.", field="assignee")
-        return user
+        """A username of an active portal member (the rule of the task API), or none; keeping
+        the config's current assignee after they left is no change and stays allowed."""
+        current = self.instance.assignee_id if self.instance is not None else None
+        return services.resolve_assignee(value.strip() if value else None, current_id=current)
 
     def validate_requires_link(self, value: str | None) -> str:
         return (value or "").strip()

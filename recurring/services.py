@@ -24,6 +24,12 @@ admin and the pages — goes through these functions, so they can never disagree
 * **Idempotency is the database's**: unique (config, window_date) and (template, anchor_date).
   Tasks are written with one ``bulk_create(ignore_conflicts=True)`` per batch and read back, so a
   window another worker created first is reported as a skipped duplicate.
+* **Passes at scale.** ``reconcile`` and ``run_schedules`` generate their configs in batches
+  (``PASS_BATCH_SIZE`` per transaction), in a constant number of queries per batch, recording
+  exactly what a pass of each config alone records (its own generation run, notices, cursor).
+  When anything in a batch fails, the batch is rolled back and its configs are generated one at
+  a time, each in its own transaction, so a failure is recorded against its own schedule and
+  never undoes another's work. Templates and schedules being retried always go one at a time.
 * **Failures**: an invalid schedule or an exception records a failed ``GenerationRun`` (error
   text, failed window) and at most one ``automation-failure`` notification per (schedule,
   window) however often it is retried (windows failing together with the same error share one);
@@ -42,7 +48,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -57,7 +63,8 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from notifications.models import Notification, NotificationType
-from notifications.services import notify, portal_members, schedule_recipients
+from notifications.services import Notice, admins, notify, notify_batch, portal_members, schedule_recipients
+from workflows.api import portal_member_queryset
 from workflows.errors import DomainError
 from workflows.models import Priority, Run, Task, TaskSource, TriggerType, WorkflowTemplate
 from workflows.services import instantiate_run
@@ -331,15 +338,32 @@ def _date_span(days: Iterable[dt.date]) -> tuple[dt.date, dt.date] | None:
     return (min(days), max(days)) if days else None
 
 
-def _existing_config_windows(config: RecurringConfig, days: Iterable[dt.date]) -> dict[dt.date, UUID]:
-    span = _date_span(days)
-    if span is None:
+def _stored_config_windows(
+    wanted: Iterable[tuple[RecurringConfig, Iterable[dt.date]]],
+) -> dict[UUID, dict[dt.date, UUID]]:
+    """The stored tasks of several configs, each over the span of its days, as config id →
+    window → task id. One query whatever the number of configs: configs asking for the same span
+    (the usual case of a scheduler pass) share one condition."""
+    by_span: dict[tuple[dt.date, dt.date], list[UUID]] = {}
+    for config, days in wanted:
+        span = _date_span(days)
+        if span is not None:
+            by_span.setdefault(span, []).append(config.pk)
+    if not by_span:
         return {}
-    return dict(
-        Task.objects.filter(recurring_config=config, window_date__gte=span[0], window_date__lte=span[1])
-        .order_by()
-        .values_list("window_date", "id")
-    )
+    condition = Q()
+    for (low, high), ids in by_span.items():
+        condition |= Q(recurring_config_id__in=ids, window_date__gte=low, window_date__lte=high)
+    stored: dict[UUID, dict[dt.date, UUID]] = {}
+    for config_id, day, pk in (
+        Task.objects.filter(condition).order_by().values_list("recurring_config_id", "window_date", "id")
+    ):
+        stored.setdefault(config_id, {})[day] = pk
+    return stored
+
+
+def _existing_config_windows(config: RecurringConfig, days: Iterable[dt.date]) -> dict[dt.date, UUID]:
+    return _stored_config_windows([(config, days)]).get(config.pk, {})
 
 
 def _existing_template_windows(template: WorkflowTemplate, days: Iterable[dt.date]) -> dict[dt.date, UUID]:
@@ -381,27 +405,38 @@ def _config_task(config: RecurringConfig, day: dt.date, *, created_by_id: int | 
     )
 
 
-def _insert_config_tasks(config: RecurringConfig, days: list[dt.date], *, by=None) -> tuple[dict[dt.date, UUID], list]:
-    """Create the tasks of ``days`` in bulk; return (window → id of the tasks we created, the
-    windows another writer created first). One INSERT per batch and one read-back query."""
-    if not days:
-        return {}, []
+def _insert_tasks_of_configs(
+    wanted: list[tuple[RecurringConfig, list[dt.date]]], *, by=None
+) -> dict[UUID, tuple[dict[dt.date, UUID], list[dt.date]]]:
+    """Create the tasks of several configs' days in bulk; return, per config id, (window → id of
+    the task we created, the windows another writer created first). One INSERT per batch of rows
+    and one read-back query, whatever the number of configs."""
     created_by_id = _user_id(by)
-    tasks = [_config_task(config, day, created_by_id=created_by_id) for day in days]
+    tasks = [_config_task(config, day, created_by_id=created_by_id) for config, days in wanted for day in days]
+    # One order for every writer, so concurrent passes on PostgreSQL wait on each other's rows in
+    # the same order rather than deadlocking.
+    tasks.sort(key=lambda task: (str(task.recurring_config_id), task.window_date))
+    outcome: dict[UUID, tuple[dict[dt.date, UUID], list[dt.date]]] = {config.pk: ({}, []) for config, _ in wanted}
+    if not tasks:
+        return outcome
     Task.objects.bulk_create(tasks, batch_size=BULK_BATCH_SIZE, ignore_conflicts=True)
-    stored = _existing_config_windows(config, days)
-    created: dict[dt.date, UUID] = {}
-    lost: list[dt.date] = []
+    stored = _stored_config_windows(wanted)
     for task in tasks:
-        stored_id = stored.get(task.window_date)
+        stored_id = stored.get(task.recurring_config_id, {}).get(task.window_date)
         if stored_id is None:
             # ignore_conflicts also swallows CHECK failures on some databases: never hide that.
             raise RuntimeError(f"the task of window {task.window_date.isoformat()} could not be stored")
+        created, lost = outcome[task.recurring_config_id]
         if stored_id == task.pk:
             created[task.window_date] = task.pk
         else:
             lost.append(task.window_date)
-    return created, lost
+    return outcome
+
+
+def _insert_config_tasks(config: RecurringConfig, days: list[dt.date], *, by=None) -> tuple[dict[dt.date, UUID], list]:
+    """``_insert_tasks_of_configs`` for one config."""
+    return _insert_tasks_of_configs([(config, days)], by=by)[config.pk]
 
 
 def _generate_config(
@@ -474,20 +509,44 @@ def backfill_link(schedule: Schedule, *, start: dt.date, end: dt.date) -> str:
     return f"{url}?start_date={start.isoformat()}&end_date={end.isoformat()}" if url else ""
 
 
+class _Audience:
+    """Who hears about the schedules of one pass. The people lists that do not depend on the
+    schedule (every portal member, every admin) are read at most once per pass."""
+
+    def __init__(self) -> None:
+        self._members: list | None = None
+        self._admins: list | None = None
+
+    def members(self) -> list:
+        if self._members is None:
+            self._members = portal_members()
+        return self._members
+
+    def admins(self) -> list:
+        if self._admins is None:
+            self._admins = admins()
+        return self._admins
+
+    def of_task_notice(self, config: RecurringConfig) -> list:
+        """Like ``task_recipients``: the assignee, or every operator and admin when unassigned."""
+        if config.assignee_id and config.assignee.is_active:
+            return [config.assignee]
+        return self.members()
+
+    def of_schedule_notice(self, schedule: Schedule) -> list:
+        """Like ``schedule_recipients``: the assignee(s) plus every admin."""
+        return schedule_recipients(_assignees(schedule), admin_people=self.admins())
+
+
 def _task_notice_recipients(config: RecurringConfig) -> list:
-    """Like ``task_recipients``: the assignee, or every operator and admin when unassigned."""
-    if config.assignee_id and config.assignee.is_active:
-        return [config.assignee]
-    return portal_members()
+    return _Audience().of_task_notice(config)
 
 
-def _notify_recurring_due(config: RecurringConfig, created: dict[dt.date, UUID]) -> None:
-    if not created:
-        return
-    recipients = _task_notice_recipients(config)
-    for day, task_id in sorted(created.items()):
-        notify(
-            NotificationType.RECURRING_DUE,
+def _recurring_due_notices(config: RecurringConfig, created: dict[dt.date, UUID], recipients: list) -> list[Notice]:
+    """One ``recurring-due`` notice per task just generated; its key names the new task."""
+    return [
+        Notice(
+            type=NotificationType.RECURRING_DUE,
             recipients=recipients,
             dedup_key=f"recurring-due:{task_id}",
             title=f"{config.title} — due {day.isoformat()}",
@@ -497,6 +556,8 @@ def _notify_recurring_due(config: RecurringConfig, created: dict[dt.date, UUID])
             recurring_config=config,
             window_date=day,
         )
+        for day, task_id in sorted(created.items())
+    ]
 
 
 def _notify_backfill_summary(config: RecurringConfig, result: GenerationResult) -> None:
@@ -517,15 +578,20 @@ def _notify_backfill_summary(config: RecurringConfig, result: GenerationResult) 
 
 
 def _notify_missed(schedule: Schedule, missed: list[dt.date], generation_run: GenerationRun) -> None:
-    if not missed:
-        return
+    if missed:
+        notify_batch([_missed_notice(schedule, missed, generation_run, _Audience().of_schedule_notice(schedule))])
+
+
+def _missed_notice(
+    schedule: Schedule, missed: list[dt.date], generation_run: GenerationRun, recipients: list
+) -> Notice:
     kind, first, last = schedule_kind(schedule), missed[0], missed[-1]
     listed = ", ".join(d.isoformat() for d in missed[:10])
     if len(missed) > 10:
         listed += f" and {len(missed) - 10} more"
-    notify(
-        NotificationType.MISSED_WINDOWS,
-        recipients=schedule_recipients(_assignees(schedule)),
+    return Notice(
+        type=NotificationType.MISSED_WINDOWS,
+        recipients=recipients,
         dedup_key=f"missed-windows:{kind}:{schedule.pk}:{first.isoformat()}:{last.isoformat()}:{len(missed)}",
         title=f"{_title(schedule)}: {len(missed)} missed window(s)",
         body=f"These windows were not generated (the scheduler was not running, or the catch-up policy "
@@ -591,15 +657,25 @@ def _new_generation_run(
 def _resolve_failures(schedule: Schedule, succeeded: Iterable[dt.date]) -> int:
     """A window that now exists resolves the failures recorded for it (and a successful pass
     resolves schedule-wide failures such as an invalid expression) with their notifications."""
-    succeeded = list(succeeded)
-    open_failures = list(
-        GenerationRun.objects.filter(
-            **_schedule_filter(schedule), status=GenerationStatus.FAILED, resolved_at__isnull=True
+    return _resolve_failures_of(type(schedule), {schedule.pk: succeeded})
+
+
+def _resolve_failures_of(model: type[Schedule], succeeded: dict[UUID, Iterable[dt.date]]) -> int:
+    """``_resolve_failures`` for several schedules of one kind (schedule id → windows that now
+    exist): one query finds their open failures, whatever their number."""
+    if not succeeded:
+        return 0
+    column = "recurring_config_id" if model is RecurringConfig else "template_id"
+    windows = {pk: set(days) for pk, days in succeeded.items()}
+    open_failures = [
+        (pk, key)
+        for pk, schedule_id, failed_window, key in GenerationRun.objects.filter(
+            **{f"{column}__in": list(windows)}, status=GenerationStatus.FAILED, resolved_at__isnull=True
         )
-        .filter(Q(failed_window__isnull=True) | Q(failed_window__in=succeeded))
         .order_by()
-        .values_list("pk", "failure_key")
-    )
+        .values_list("pk", column, "failed_window", "failure_key")
+        if failed_window is None or failed_window in windows[schedule_id]
+    ]
     if not open_failures:
         return 0  # the usual case: one query
     keys = {key for _, key in open_failures if key}
@@ -616,20 +692,33 @@ def _advance(schedule: Schedule, sched: cron.Schedule, *, at: dt.datetime) -> No
     """After a successful pass: the cursor moves to the first fire time after ``at`` (never
     backwards, so a pass at an earlier instant cannot re-open decided windows) and the retry
     back-off is cleared. A queryset update: no model signals, no celery-beat resync."""
-    nxt = _next_fire(schedule, sched, after=max(at, schedule.schedule_watermark))
-    settled = schedule.failure_streak == 0 and schedule.retry_at is None
-    if settled and schedule.next_fire_at is not None and (nxt is None or schedule.next_fire_at >= nxt):
-        return  # already there (e.g. run_schedules over a schedule with nothing due): no write
-    if nxt is None:
-        cursor = F("next_fire_at")
-    else:
-        cursor = Case(
-            When(next_fire_at__gt=nxt, then=F("next_fire_at")), default=Value(nxt, output_field=DateTimeField())
-        )
-    _model(schedule).objects.filter(pk=schedule.pk).update(next_fire_at=cursor, retry_at=None, failure_streak=0)
-    if nxt is not None and (schedule.next_fire_at is None or schedule.next_fire_at < nxt):
-        schedule.next_fire_at = nxt
-    schedule.retry_at, schedule.failure_streak = None, 0
+    _advance_all(type(schedule), [(schedule, sched)], at=at)
+
+
+def _advance_all(model: type[Schedule], moves: list[tuple[Schedule, cron.Schedule]], *, at: dt.datetime) -> None:
+    """``_advance`` for several schedules of one kind: one UPDATE per distinct new cursor (the
+    schedules of one pass mostly share it), writing only what changes."""
+    groups: dict[tuple[dt.datetime | None, bool], list[Schedule]] = {}
+    for schedule, sched in moves:
+        nxt = _next_fire(schedule, sched, after=max(at, schedule.schedule_watermark))
+        settled = schedule.failure_streak == 0 and schedule.retry_at is None
+        if settled and schedule.next_fire_at is not None and (nxt is None or schedule.next_fire_at >= nxt):
+            continue  # already there (e.g. run_schedules over a schedule with nothing due): no write
+        groups.setdefault((nxt, not settled), []).append(schedule)
+    for (nxt, clear_retry), schedules in groups.items():
+        updates: dict[str, Any] = {}
+        if nxt is not None:
+            # Never backwards, even past a cursor a concurrent pass has just moved further.
+            updates["next_fire_at"] = Case(
+                When(next_fire_at__gt=nxt, then=F("next_fire_at")), default=Value(nxt, output_field=DateTimeField())
+            )
+        if clear_retry:
+            updates.update(retry_at=None, failure_streak=0)
+        model.objects.filter(pk__in=[schedule.pk for schedule in schedules]).update(**updates)
+        for schedule in schedules:
+            if nxt is not None and (schedule.next_fire_at is None or schedule.next_fire_at < nxt):
+                schedule.next_fire_at = nxt
+            schedule.retry_at, schedule.failure_streak = None, 0
 
 
 def _back_off(schedule: Schedule, *, at: dt.datetime, earliest_fire: dt.datetime | None) -> None:
@@ -812,6 +901,91 @@ def _log_result(result: GenerationResult, *, operation: str, trigger: str, by, a
 # --------------------------------------------------------------------------------------------
 
 
+@dataclass
+class _ConfigShare:
+    """One config's part of a pass: its compiled schedule, the windows the catch-up policy
+    targets and the windows no earlier pass decided, and what the pass did (``result``)."""
+
+    config: RecurringConfig
+    sched: cron.Schedule
+    target_days: list[dt.date]
+    new_days: list[dt.date]
+    result: GenerationResult
+    #: Targets that did not exist before the insert: the windows a failure is recorded against.
+    attempted: list[dt.date] = field(default_factory=list)
+
+
+def _plan_config(config: RecurringConfig, *, at: dt.datetime, result: GenerationResult | None = None) -> _ConfigShare:
+    """Evaluate a config's schedule at ``at`` (no query). Raises ``cron.CronError`` for a stored
+    expression that cannot be evaluated."""
+    sched = _compile(config)
+    due = _due_windows(config, sched, at=at)
+    return _ConfigShare(
+        config=config,
+        sched=sched,
+        target_days=[day for day, _ in due.targets],
+        new_days=[day for day, _ in due.new],
+        result=result or GenerationResult(kind="recurring", schedule=config),
+    )
+
+
+def _generate_configs(
+    shares: list[_ConfigShare], *, at: dt.datetime, trigger: str, by, started_at: dt.datetime
+) -> None:
+    """Generate the due windows of several configs together, with what one config's pass does
+    (tasks, a generation run when it found anything, resolved failures, ``recurring-due`` and
+    ``missed-windows`` notices, the cursor) in a constant number of queries whatever the number
+    of configs: one read of the windows that exist, one INSERT per batch of tasks and its
+    read-back, one INSERT of generation runs, one of notifications, one UPDATE per new cursor.
+    Raises on any error; the caller's transaction then rolls all of them back."""
+    existing = _stored_config_windows((share.config, share.target_days + share.new_days) for share in shares)
+    for share in shares:
+        stored = existing.get(share.config.pk, {})
+        share.attempted = [day for day in share.target_days if day not in stored]
+    inserted = _insert_tasks_of_configs([(share.config, share.attempted) for share in shares], by=by)
+    runs: list[GenerationRun] = []
+    for share in shares:
+        stored, result = existing.get(share.config.pk, {}), share.result
+        created, lost = inserted[share.config.pk]
+        result.windows = sorted(created)
+        result.task_ids = [created[day] for day in result.windows]
+        result.existing = sorted([day for day in share.target_days if day in stored] + lost)
+        result.generated, result.skipped = len(created), len(result.existing)
+        targeted = set(share.target_days)
+        result.missed_windows = [day for day in share.new_days if day not in targeted and day not in stored]
+        result.missed = len(result.missed_windows)
+        if not result.is_empty:
+            result.generation_run = _new_generation_run(
+                share.config, result, at=at, trigger=trigger, by=by, started_at=started_at
+            )
+            runs.append(result.generation_run)
+    if runs:
+        GenerationRun.objects.bulk_create(runs)
+        recorded = [share for share in shares if share.result.generation_run is not None]
+        _resolve_failures_of(RecurringConfig, {share.config.pk: share.target_days for share in recorded})
+        audience = _Audience()
+        due_notices: list[Notice] = []
+        missed_notices: list[Notice] = []
+        for share in recorded:
+            result = share.result
+            if result.windows:
+                created = dict(zip(result.windows, result.task_ids, strict=True))
+                due_notices += _recurring_due_notices(share.config, created, audience.of_task_notice(share.config))
+            if result.missed_windows:
+                missed_notices.append(
+                    _missed_notice(
+                        share.config,
+                        result.missed_windows,
+                        result.generation_run,
+                        audience.of_schedule_notice(share.config),
+                    )
+                )
+        # Each recurring-due key names a task created just now, so none can exist yet.
+        notify_batch(due_notices, new_keys=True)
+        notify_batch(missed_notices)
+    _advance_all(RecurringConfig, [(share.config, share.sched) for share in shares], at=at)
+
+
 def generate_due(schedule: Schedule, *, at: dt.datetime, trigger: str, by=None) -> GenerationResult:
     """Generate what is due for one config or automatic template at instant ``at`` (the rules
     of the module docstring). A paused, archived or manual schedule generates nothing. Never
@@ -822,46 +996,14 @@ def generate_due(schedule: Schedule, *, at: dt.datetime, trigger: str, by=None) 
     if not schedule.schedule_active:
         return result
     started_at = timezone.now()
-    attempted: list[dt.date] = []
+    share: _ConfigShare | None = None
     try:
         with transaction.atomic():
-            sched = _compile(schedule)
-            due = _due_windows(schedule, sched, at=at)
-            target_days = [day for day, _ in due.targets]
-            new_days = [day for day, _ in due.new]
             if isinstance(schedule, RecurringConfig):
-                existing = _existing_config_windows(schedule, target_days + new_days)
-                attempted = [day for day in target_days if day not in existing]
-                _generate_config(schedule, target_days, existing, result, by=by)
-                failures: list[tuple[dt.date, BaseException]] = []
+                share = _plan_config(schedule, at=at, result=result)
+                _generate_configs([share], at=at, trigger=trigger, by=by, started_at=started_at)
             else:
-                existing = _existing_template_windows(schedule, target_days + new_days)
-                failures = _generate_template(schedule, target_days, result, by=by)
-            targeted = set(target_days)
-            result.missed_windows = [day for day in new_days if day not in targeted and day not in existing]
-            result.missed = len(result.missed_windows)
-            if failures:
-                _record_failures(
-                    schedule,
-                    result,
-                    [(day, _error_text(exc, schedule)) for day, exc in failures],
-                    at=at,
-                    trigger=trigger,
-                    by=by,
-                    started_at=started_at,
-                )
-                _resolve_failures(schedule, [d for d in target_days if d not in set(result.failed_windows)])
-                _notify_missed(schedule, result.missed_windows, result.generation_run)
-            else:
-                if not result.is_empty:
-                    run = _new_generation_run(schedule, result, at=at, trigger=trigger, by=by, started_at=started_at)
-                    run.save()
-                    result.generation_run = run
-                    _resolve_failures(schedule, target_days)
-                    if isinstance(schedule, RecurringConfig):
-                        _notify_recurring_due(schedule, dict(zip(result.windows, result.task_ids, strict=True)))
-                    _notify_missed(schedule, result.missed_windows, run)
-                _advance(schedule, sched, at=at)
+                _generate_template_due(schedule, result, at=at, trigger=trigger, by=by, started_at=started_at)
     except Exception as exc:  # noqa: BLE001 — one schedule's failure never stops the others
         log.exception(
             "generation of %s %s failed",
@@ -869,6 +1011,7 @@ def generate_due(schedule: Schedule, *, at: dt.datetime, trigger: str, by=None) 
             schedule.pk,
             extra={"operation": "generate", "trigger": trigger, "user_id": _user_id(by), **_log_ids(schedule)},
         )
+        attempted = share.attempted if share is not None else []
         failed = GenerationResult(kind=result.kind, schedule=schedule, failed_windows=attempted)
         failed.failed = max(1, len(attempted))
         error = _error_text(exc, schedule)
@@ -880,13 +1023,123 @@ def generate_due(schedule: Schedule, *, at: dt.datetime, trigger: str, by=None) 
     return result
 
 
+def _generate_template_due(
+    template: WorkflowTemplate,
+    result: GenerationResult,
+    *,
+    at: dt.datetime,
+    trigger: str,
+    by,
+    started_at: dt.datetime,
+) -> None:
+    """A template's pass: each due trigger date in its own savepoint (``_generate_template``), so
+    a failing window is recorded while the others are kept."""
+    sched = _compile(template)
+    due = _due_windows(template, sched, at=at)
+    target_days = [day for day, _ in due.targets]
+    new_days = [day for day, _ in due.new]
+    existing = _existing_template_windows(template, target_days + new_days)
+    failures = _generate_template(template, target_days, result, by=by)
+    targeted = set(target_days)
+    result.missed_windows = [day for day in new_days if day not in targeted and day not in existing]
+    result.missed = len(result.missed_windows)
+    if failures:
+        _record_failures(
+            template,
+            result,
+            [(day, _error_text(exc, template)) for day, exc in failures],
+            at=at,
+            trigger=trigger,
+            by=by,
+            started_at=started_at,
+        )
+        _resolve_failures(template, [d for d in target_days if d not in set(result.failed_windows)])
+        _notify_missed(template, result.missed_windows, result.generation_run)
+        return
+    if not result.is_empty:
+        run = _new_generation_run(template, result, at=at, trigger=trigger, by=by, started_at=started_at)
+        run.save()
+        result.generation_run = run
+        _resolve_failures(template, target_days)
+        _notify_missed(template, result.missed_windows, run)
+    _advance(template, sched, at=at)
+
+
+#: Configs generated together in one transaction by a scheduler pass.
+PASS_BATCH_SIZE = 200
+
+
+def _generate_config_batch(
+    configs: list[RecurringConfig], *, at: dt.datetime, trigger: str, by=None
+) -> dict[UUID, GenerationResult]:
+    """Generate several healthy configs in one transaction (``_generate_configs``). Returns the
+    results of the configs it generated. A config whose schedule cannot be evaluated is left
+    out, and when anything fails the whole batch is rolled back and none is returned: the caller
+    then generates those configs one at a time, each in its own transaction, so a failure is
+    recorded against its own schedule and never undoes the others' work."""
+    shares: list[_ConfigShare] = []
+    for config in configs:
+        try:
+            shares.append(_plan_config(config, at=at))
+        except Exception:  # noqa: BLE001 — generate_due records it against that schedule
+            continue
+    if not shares:
+        return {}
+    cursors = [
+        (share.config, share.config.next_fire_at, share.config.retry_at, share.config.failure_streak)
+        for share in shares
+    ]
+    try:
+        with transaction.atomic():
+            _generate_configs(shares, at=at, trigger=trigger, by=by, started_at=timezone.now())
+    except Exception:  # noqa: BLE001 — retried one schedule at a time by the caller
+        log.warning(
+            "generating %d configs together failed; generating them one at a time",
+            len(shares),
+            exc_info=True,
+            extra={"operation": "generate_batch", "trigger": trigger, "user_id": _user_id(by), "at": at.isoformat()},
+        )
+        for config, next_fire_at, retry_at, failure_streak in cursors:  # as stored: the writes were undone
+            config.next_fire_at, config.retry_at, config.failure_streak = next_fire_at, retry_at, failure_streak
+        return {}
+    for share in shares:
+        _log_result(share.result, operation="generate", trigger=trigger, by=by, at=at)
+    return {share.config.pk: share.result for share in shares}
+
+
+def _generate_each(
+    schedules: Iterable[Schedule], *, at: dt.datetime, trigger: Callable[[Schedule], str], by=None
+) -> list[GenerationResult]:
+    """Generate ``schedules`` at ``at``, results in their order. Active configs without an open
+    failure streak go in batches (``_generate_config_batch``); the others — templates, retries,
+    anything a batch could not take — one at a time (``generate_due``), so one schedule's
+    failure never stops the others."""
+    schedules = list(schedules)
+    healthy: dict[str, list[RecurringConfig]] = {}
+    for schedule in schedules:
+        if isinstance(schedule, RecurringConfig) and schedule.schedule_active and not schedule.failure_streak:
+            healthy.setdefault(trigger(schedule), []).append(schedule)
+    batched: dict[UUID, GenerationResult] = {}
+    for name, configs in healthy.items():
+        for start in range(0, len(configs), PASS_BATCH_SIZE):
+            batch = configs[start : start + PASS_BATCH_SIZE]
+            batched.update(_generate_config_batch(batch, at=at, trigger=name, by=by))
+    results = []
+    for schedule in schedules:
+        result = batched.get(schedule.pk) if isinstance(schedule, RecurringConfig) else None
+        if result is None:
+            result = _generate_isolated(schedule, at=at, trigger=trigger(schedule), by=by)
+        results.append(result)
+    return results
+
+
 def run_schedules(*, at: dt.datetime, trigger: str = GenerationTrigger.COMMAND, by=None) -> list[GenerationResult]:
     """What beat and the workers would do at ``at`` for every enabled schedule: configs (by
     title), then automatic templates (by name). One schedule's failure never stops the others."""
     _require_aware(at)
     configs = RecurringConfig.objects.scheduled().select_related("assignee").order_by("title", "id")
     templates = active_templates().order_by("name", "id")
-    return [_generate_isolated(schedule, at=at, trigger=trigger, by=by) for schedule in [*configs, *templates]]
+    return _generate_each([*configs, *templates], at=at, trigger=lambda schedule: trigger, by=by)
 
 
 def _generate_isolated(schedule: Schedule, *, at: dt.datetime, trigger: str, by=None) -> GenerationResult:
@@ -921,16 +1174,17 @@ def due_templates(at: dt.datetime):
     return active_templates().filter(next_fire_at__lte=at).exclude(retry_at__gt=at).order_by("next_fire_at", "id")
 
 
+def _reconcile_trigger(schedule: Schedule) -> str:
+    return GenerationTrigger.RETRY if schedule.failure_streak else GenerationTrigger.RECONCILE
+
+
 def reconcile(*, at: dt.datetime) -> list[GenerationResult]:
     """The per-minute safety net and, without per-schedule beat entries, the clock: generate the
-    schedules whose next fire time (or retry time) has passed. One indexed query per kind, so
-    its cost follows what is due, not how many schedules exist."""
+    schedules whose next fire time (or retry time) has passed. One indexed query per kind, and
+    the due configs are generated in batches, so its cost follows what is due, not how many
+    schedules exist, in a constant number of queries per batch."""
     _require_aware(at)
-    results = []
-    for schedule in [*due_configs(at), *due_templates(at)]:
-        trigger = GenerationTrigger.RETRY if schedule.failure_streak else GenerationTrigger.RECONCILE
-        results.append(_generate_isolated(schedule, at=at, trigger=trigger))
-    return results
+    return _generate_each([*due_configs(at), *due_templates(at)], at=at, trigger=_reconcile_trigger)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1172,7 +1426,7 @@ def acknowledge_failures_by_key(failure_key: str, *, by, note: str) -> int:
 # --------------------------------------------------------------------------------------------
 
 
-def _clean_config_data(data: dict[str, Any]) -> dict[str, Any]:
+def _clean_config_data(data: dict[str, Any], *, current_assignee_id: int | None = None) -> dict[str, Any]:
     """Validate and normalise the given fields; each refusal names the field and why."""
     unknown = sorted(set(data) - set(CONFIG_FIELDS))
     if unknown:
@@ -1222,7 +1476,7 @@ def _clean_config_data(data: dict[str, Any]) -> dict[str, Any]:
         elif name == "starts_on" and value is not None:
             value = _as_date(value, name)
         elif name == "assignee":
-            value = _as_user(value)
+            value = resolve_assignee(value, current_id=current_assignee_id)
         values[name] = value
     return values
 
@@ -1238,17 +1492,33 @@ def _as_date(value: Any, name: str) -> dt.date:
         raise DomainError("validation_error", f"{name}: '{value}' is not a date (YYYY-MM-DD).", field=name) from None
 
 
-def _as_user(value: Any):
-    """A user, their username, their id, or nothing (unassigned)."""
+def resolve_assignee(value: Any, *, current_id: int | None = None):
+    """The assignee named by ``value``: a user, their username, their id, or nothing
+    (unassigned). Work goes only to an active portal member — Operators, Admins, superusers: the
+    rule of ``workflows.api.portal_member_queryset``, which the task API and the admin apply too —
+    since anyone else could never see it. Keeping the config's current assignee (``current_id``)
+    after they left is no change and stays allowed. Refusals: ``unknown_user`` when no active
+    user has that name, ``validation_error`` naming a user who is not a portal member."""
     if value in (None, ""):
         return None
     User = get_user_model()
     if isinstance(value, User):
-        return value
-    lookup = {"pk": value} if isinstance(value, int) else {"username": str(value).strip()}
-    user = User.objects.filter(is_active=True, **lookup).first()
-    if user is None:
-        raise DomainError("unknown_user", f"assignee: there is no active user '{value}'.", field="assignee")
+        user = value
+    else:
+        lookup = {"pk": value} if isinstance(value, int) else {"username": str(value).strip()}
+        user = User.objects.filter(**lookup).first()
+        if user is None or (not user.is_active and user.pk != current_id):
+            raise DomainError("unknown_user", f"assignee: there is no active user '{value}'.", field="assignee")
+    if user.pk == current_id:
+        return user
+    # Asked of the database, not of the object given: they may have left a group since it was read.
+    if not portal_member_queryset().filter(pk=user.pk).exists():
+        raise DomainError(
+            "validation_error",
+            f"assignee: only active members of Operators or Admins can be assigned work; "
+            f"'{user.get_username()}' is not one, so they would never see it.",
+            field="assignee",
+        )
     return user
 
 
@@ -1257,10 +1527,11 @@ def save_config(*, config: RecurringConfig | None = None, data: dict[str, Any], 
     """Create or update a config. Saving never generates; it keeps the schedule bookkeeping in
     step (``after_schedule_saved`` via the model's save signal): enabling counts as a resume,
     a changed expression or time zone too, ``next_fire_at`` is recomputed and celery-beat rows
-    are created, updated, disabled or removed."""
+    are created, updated, disabled or removed. Work is assigned only to an active portal member
+    (``resolve_assignee``), whichever door the change comes through."""
     creating = config is None
     config = config or RecurringConfig()
-    values = _clean_config_data(data)
+    values = _clean_config_data(data, current_assignee_id=config.assignee_id)
     if creating:
         missing = [name for name in ("title", "cron_expression") if not values.get(name)]
         if missing:

@@ -45,18 +45,19 @@ def failure_notices():
 
 @pytest.fixture
 def broken(monkeypatch):
-    """Task creation raises until the fixture's ``fix()`` is called."""
-    original = services._insert_config_tasks
+    """Task creation raises until the fixture's ``fix()`` is called. The failure is injected where
+    every path (a batched pass, one schedule, a backfill) builds a config's task."""
+    original = services._config_task
 
-    def explode(config, days, *, by=None):
+    def explode(config, day, *, created_by_id):
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr(services, "_insert_config_tasks", explode)
+    monkeypatch.setattr(services, "_config_task", explode)
 
     class Switch:
         @staticmethod
         def fix():
-            monkeypatch.setattr(services, "_insert_config_tasks", original)
+            monkeypatch.setattr(services, "_config_task", original)
 
     return Switch
 
@@ -129,14 +130,14 @@ def test_a_later_success_of_the_window_resolves_the_failed_runs_and_their_notifi
 def test_one_failing_schedule_does_not_stop_the_others(monkeypatch):
     good = make_config(created=utc(2028, 2, 1, 12), title="A good duty")
     bad = make_config(created=utc(2028, 2, 1, 12), title="B bad duty")
-    original = services._insert_config_tasks
+    original = services._config_task
 
-    def explode_for_bad(config, days, *, by=None):
+    def explode_for_bad(config, day, *, created_by_id):
         if config.pk == bad.pk:
             raise ValueError("bad data")
-        return original(config, days, by=by)
+        return original(config, day, created_by_id=created_by_id)
 
-    monkeypatch.setattr(services, "_insert_config_tasks", explode_for_bad)
+    monkeypatch.setattr(services, "_config_task", explode_for_bad)
 
     results = run_schedules(at=FIRE)
 
@@ -147,17 +148,17 @@ def test_one_failing_schedule_does_not_stop_the_others(monkeypatch):
 def test_a_failure_that_cannot_even_be_recorded_still_lets_the_other_schedules_run(monkeypatch):
     make_config(created=utc(2028, 2, 1, 12), title="A unlucky duty")
     make_config(created=utc(2028, 2, 1, 12), title="B fine duty")
-    original = services._insert_config_tasks
+    original = services._config_task
 
-    def explode_for_first(config, days, *, by=None):
+    def explode_for_first(config, day, *, created_by_id):
         if config.title.startswith("A"):
             raise RuntimeError("disk full")
-        return original(config, days, by=by)
+        return original(config, day, created_by_id=created_by_id)
 
     def cannot_record(*args, **kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(services, "_insert_config_tasks", explode_for_first)
+    monkeypatch.setattr(services, "_config_task", explode_for_first)
     monkeypatch.setattr(services, "_record_failures", cannot_record)
 
     results = run_schedules(at=FIRE)
