@@ -18,12 +18,13 @@ if app.conf.broker_url.startswith("filesystem://"):
     from django.conf import settings
 
     broker_dir = settings.CELERY_BROKER_DIR
-    for sub in ("queue", "processed"):
+    for sub in ("queue", "processed", "control"):
         (broker_dir / sub).mkdir(parents=True, exist_ok=True)
     app.conf.broker_transport_options = {
         "data_folder_in": str(broker_dir / "queue"),
         "data_folder_out": str(broker_dir / "queue"),
         "processed_folder": str(broker_dir / "processed"),
+        "control_folder": str(broker_dir / "control"),
         "store_processed": False,
     }
     app.conf.worker_enable_remote_control = False

@@ -1,12 +1,28 @@
+from __future__ import annotations
+
+import datetime as dt
+
 from django.db import connection
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from workflows.models import ACTIONABLE_STATUSES, Task, TaskStatus, portal_today
+from workflows.models import portal_today
 
-MY_WORK_LIMIT = 200
+from .selectors import EMPTY_STATES, HOME_GROUPS, LAST_HOME_DATE, SCOPES, operations_home
+
+GROUP_TITLES = {
+    "follow_ups_due": "Follow-ups due",
+    "overdue": "Overdue",
+    "missing_evidence": "Missing evidence",
+    "today": "Today",
+    "waiting": "Waiting",
+    "upcoming": "Upcoming",
+}
+#: The page's default: the operator's own queue (assigned to them or to nobody).
+DEFAULT_SCOPE = "mine"
+#: Rows per group on the page; the counts are always complete.
+HOME_GROUP_LIMIT = 100
 
 
 @require_GET
@@ -20,19 +36,59 @@ def health(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
+def _home_query(request: HttpRequest) -> tuple[dt.date, str, list[str]]:
+    """The day and scope asked for. A malformed value is named in an error and replaced by the
+    default, so the operator still gets a usable page."""
+    errors: list[str] = []
+    today = portal_today()
+    raw_date = request.GET.get("date", "").strip()
+    day = today
+    if raw_date:
+        try:
+            day = dt.date.fromisoformat(raw_date)
+        except ValueError:
+            errors.append(f"date: '{raw_date}' is not a date (YYYY-MM-DD); showing today.")
+        else:
+            if day > LAST_HOME_DATE:
+                errors.append(f"date: the last date Home can show is {LAST_HOME_DATE.isoformat()}; showing today.")
+                day = today
+    scope = request.GET.get("scope", DEFAULT_SCOPE)
+    if scope not in SCOPES:
+        errors.append(f"scope: '{scope}' is not one of {', '.join(SCOPES)}; showing {DEFAULT_SCOPE}.")
+        scope = DEFAULT_SCOPE
+    return day, scope, errors
+
+
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
-    """The signed-in person's open work (assigned to them or to nobody), soonest first."""
-    tasks = list(
-        Task.objects.on_home()
-        .filter(Q(assignee=request.user) | Q(assignee__isnull=True))
-        .select_related("assignee", "recurring_config", "run")
-        .order_by("due_date", "due_time", "title")[:MY_WORK_LIMIT]
-    )
-    today = portal_today()
-    for task in tasks:
-        # Waiting work is governed by its follow-up date, never by its due date.
-        actionable = task.status in ACTIONABLE_STATUSES
-        task.days_overdue = (today - task.due_date).days if actionable and task.due_date < today else 0
-        task.follow_up_due = task.status == TaskStatus.WAITING and task.follow_up_at <= today
-    return render(request, "portal/index.html", {"tasks": tasks, "today": today, "limit": MY_WORK_LIMIT})
+    """Operations Home (SPEC §6) for ``?date=`` (default today in PORTAL_TIME_ZONE) and
+    ``?scope=mine|all`` (default mine). An HTMX request for ``?fragment=groups`` gets only the
+    groups, risk cards and failures (the page re-fetches them after each in-place action)."""
+    day, scope, errors = _home_query(request)
+    home = operations_home(today=day, user=request.user, scope=scope, limit=HOME_GROUP_LIMIT)
+    groups = [
+        {
+            "name": name,
+            "title": GROUP_TITLES[name],
+            "tasks": home.groups[name],
+            "count": home.counts[name],
+            "empty": EMPTY_STATES[name],
+        }
+        for name in HOME_GROUPS
+    ]
+    context = {
+        "home": home,
+        "groups": groups,
+        "errors": errors,
+        "home_date": day,
+        "home_scope": scope,
+        "is_today": day == portal_today(),
+        "previous_day": day - dt.timedelta(days=1),
+        "next_day": day + dt.timedelta(days=1) if day < LAST_HOME_DATE else None,
+        "default_follow_up": day + dt.timedelta(days=3),
+        "empty_states": EMPTY_STATES,
+        "scopes": SCOPES,
+    }
+    if request.htmx and request.GET.get("fragment") == "groups":
+        return render(request, "portal/home.html#groups", context)
+    return render(request, "portal/home.html", context, status=400 if errors else 200)

@@ -9,16 +9,20 @@ or archived-away object is a 404, never someone else's data.
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 
 from .errors import DomainError
 from .models import (
     ACTIONABLE_STATUSES,
+    Proof,
     Run,
     RunStatus,
     Task,
@@ -134,14 +138,81 @@ def _perform(task: Task, action: str, request: HttpRequest) -> str:
     return "Proof added."
 
 
+def _home_day(request: HttpRequest) -> dt.date:
+    """The Home page's day the action came from (its badges are relative to it); today if absent
+    or malformed."""
+    try:
+        return dt.date.fromisoformat(request.POST.get("home_date", ""))
+    except ValueError:
+        return portal_today()
+
+
+def _home_row_context(request: HttpRequest, pk, **extra) -> dict:
+    """What one Operations Home row needs: the task with its ``is_blocked`` and
+    ``evidence_missing`` flags (``task`` is None once it has left Home), relative to the page's day."""
+    day = _home_day(request)
+    task = (
+        Task.objects.on_home()
+        .with_flags()
+        .select_related("assignee", "recurring_config", "run")
+        .prefetch_related(Prefetch("proofs", queryset=Proof.objects.only("id", "task_id", "kind", "label")))
+        .prefetch_related("required_run_links")
+        .filter(pk=pk)
+        .first()
+    )
+    if task is not None:
+        # Waiting work is governed by its follow-up date, never by its due date.
+        late = task.status in ACTIONABLE_STATUSES and task.due_date < day
+        task.days_overdue = (day - task.due_date).days if late else 0
+    return {
+        "task": task,
+        "home_date": day,
+        "home_scope": request.POST.get("home_scope", ""),
+        "default_follow_up": day + dt.timedelta(days=3),
+        **extra,
+    }
+
+
+def _home_response(request: HttpRequest, pk, *, message: str = "", error: DomainError | None = None, action: str):
+    """An action posted from Operations Home. HTMX: the row (refused: 400, with the reason; done:
+    the updated row, or nothing once the task left Home, plus the status line) and on success
+    ``HX-Trigger: home-changed`` so the page re-fetches its groups, counts and risk cards. Plain
+    post: back to Home with a message."""
+    if not request.htmx:
+        if error is None:
+            messages.success(request, message)
+        else:
+            missing = error.extra.get("missing", [])
+            messages.error(request, f"{error.detail} {'; '.join(map(str, missing))}".strip())
+        query = {key: request.POST[f"home_{key}"] for key in ("date", "scope") if request.POST.get(f"home_{key}")}
+        return redirect("/" + (f"?{urlencode(query)}" if query else "") + f"#task-{pk}")
+    if error is not None:
+        context = _home_row_context(
+            request, pk, error=error.detail, error_items=error.extra.get("missing", []), action=action
+        )
+        if context["task"] is None:  # not on Home any more: nothing to re-render in place
+            return HttpResponse(format_html('<p class="error" role="alert">{}</p>', error.detail), status=400)
+        return HttpResponse(render_to_string("portal/home.html#row", context, request), status=400)
+    context = _home_row_context(request, pk, flash=message, oob=True)
+    row = render_to_string("portal/home.html#row", context, request) if context["task"] is not None else ""
+    response = HttpResponse(row + render_to_string("portal/home.html#status", context, request))
+    response["HX-Trigger"] = "home-changed"
+    return response
+
+
 @require_POST
 def task_action(request: HttpRequest, pk, action: str) -> HttpResponse:
+    """Perform ``action`` on the task. Posted from Operations Home (``home=1``), it answers with
+    the Home row instead of the task panel (see ``_home_response``)."""
     task = get_object_or_404(Task, pk=pk)
     if action not in TASK_ACTIONS:
         return HttpResponse("Unknown action.", status=404)
+    from_home = request.POST.get("home") == "1"
     try:
         message = _perform(task, action, request)
     except DomainError as exc:
+        if from_home:
+            return _home_response(request, pk, error=exc, action=action)
         fresh = get_object_or_404(_task_queryset(), pk=pk)
         context = _task_context(fresh, error=exc.detail, error_items=exc.extra.get("missing", []), action=action)
         template = "workflows/task_detail.html#panel" if request.htmx else "workflows/task_detail.html"
@@ -149,6 +220,8 @@ def task_action(request: HttpRequest, pk, action: str) -> HttpResponse:
         if request.htmx:
             response["HX-Reswap"] = "outerHTML"  # show the reason in place despite the 400
         return response
+    if from_home:
+        return _home_response(request, pk, message=f"{task.title}: {message}", action=action)
     if request.htmx:
         fresh = get_object_or_404(_task_queryset(), pk=pk)
         response = render(request, "workflows/task_detail.html#panel", _task_context(fresh, flash=message))
