@@ -9,6 +9,7 @@ runs and notifications exist when the response returns. Lists annotate their der
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from typing import Any
 
@@ -34,6 +35,11 @@ from . import cron, services
 from .models import GenerationRun, GenerationStatus, GenerationTrigger, RecurringConfig
 
 NEXT_FIRE_TIMES = 5
+# Strictly ``YYYY-MM-DD``: ``date.fromisoformat`` also takes ``20261101`` and ``2026-W47-1``.
+DATE_FORMAT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# Dates past this year are refused before they reach the scheduler: no duty runs that far ahead,
+# and fire-time arithmetic near ``date.max`` has no room left.
+MAX_YEAR = 9000
 
 
 # --------------------------------------------------------------------------------------------
@@ -95,18 +101,28 @@ def last_run_of(config: RecurringConfig) -> GenerationRun | None:
 # --------------------------------------------------------------------------------------------
 
 
+def strict_date(text: str) -> dt.date:
+    """``text`` as a date when it is exactly ``YYYY-MM-DD`` and a real date; ValueError otherwise."""
+    if not DATE_FORMAT.fullmatch(text):
+        raise ValueError(text)
+    return dt.date.fromisoformat(text)
+
+
 def parse_date(value: Any, name: str) -> dt.date:
-    """A ``YYYY-MM-DD`` date, or a 400 naming the field (``validation_error`` when missing,
-    ``invalid_date`` when malformed)."""
+    """A ``YYYY-MM-DD`` date, or a 400 naming the field (``validation_error`` when missing or
+    after year ``MAX_YEAR``, ``invalid_date`` when malformed)."""
     if value in (None, ""):
         raise DomainError("validation_error", f"{name} is required (YYYY-MM-DD).", field=name)
-    text = str(value).strip()
+    text = str(value).strip() if isinstance(value, str) else None
     try:
-        if len(text) != 10:
-            raise ValueError(text)
-        return dt.date.fromisoformat(text)
+        if text is None:
+            raise ValueError(value)
+        day = strict_date(text)
     except ValueError:
         raise DomainError("invalid_date", f"{name}: '{value}' is not a date in YYYY-MM-DD form.", field=name)
+    if day.year > MAX_YEAR:
+        raise DomainError("validation_error", f"{name}: {text} is too far ahead (year {MAX_YEAR} at most).", field=name)
+    return day
 
 
 def parse_bool(value: Any, name: str, *, default: bool = False) -> bool:
@@ -145,9 +161,22 @@ class LastRunSerializer(serializers.ModelSerializer):
         return data
 
 
+class StrictDateField(serializers.DateField):
+    """A date given exactly as ``YYYY-MM-DD``, no later than year ``MAX_YEAR``."""
+
+    def to_internal_value(self, value: Any) -> dt.date:
+        if not isinstance(value, str) or not DATE_FORMAT.fullmatch(value.strip()):
+            raise serializers.ValidationError("Enter a date in YYYY-MM-DD form.")
+        day = super().to_internal_value(value.strip())
+        if day.year > MAX_YEAR:
+            raise serializers.ValidationError(f"The date is too far ahead (year {MAX_YEAR} at most).")
+        return day
+
+
 class RecurringConfigSerializer(serializers.ModelSerializer):
     """A config as §9.1 describes it. Writes go through ``services.save_config``."""
 
+    starts_on = StrictDateField(required=False, allow_null=True)
     assignee = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=150)
     requires_link = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=200)
     timezone = serializers.CharField(required=False, max_length=64)
@@ -363,9 +392,18 @@ class RecurringConfigViewSet(
                 "dry_run": result.dry_run,
                 "failed": result.failed,
                 "error": result.error or None,
-                "notes": result.notes,
+                "notes": notes_of(result),
             }
         )
+
+
+def notes_of(result: services.GenerationResult) -> list[str]:
+    """The service's notes, plus the reason when the range holds no window at all, so an empty
+    answer always says why."""
+    notes = list(result.notes)
+    if not (notes or result.windows or result.existing or result.failed or result.error):
+        notes.append("No window of the schedule falls between start_date and end_date.")
+    return notes
 
 
 def _dates(values) -> list[str]:
@@ -375,6 +413,8 @@ def _dates(values) -> list[str]:
 def _backfill(schedule, request: Request):
     """Validate the body strictly (nothing is written on bad input), then run the backfill."""
     body = request.data
+    if not isinstance(body, dict):
+        raise DomainError("validation_error", "The body must be a JSON object with start_date, end_date and dry_run.")
     start = parse_date(body.get("start_date"), "start_date")
     end = parse_date(body.get("end_date"), "end_date")
     dry_run = parse_bool(body.get("dry_run"), "dry_run")
@@ -402,7 +442,7 @@ class TemplateGenerateView(APIView):
                 "dry_run": result.dry_run,
                 "failed": result.failed,
                 "error": result.error or None,
-                "notes": result.notes,
+                "notes": notes_of(result),
             }
         )
 
@@ -414,6 +454,7 @@ class TemplateGenerateView(APIView):
 
 class GenerationRunSerializer(serializers.ModelSerializer):
     kind = serializers.CharField(read_only=True)
+    error = serializers.CharField(read_only=True, allow_null=True, help_text="null when there was no error.")
     schedule_title = serializers.SerializerMethodField()
     triggered_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     acknowledged_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
@@ -461,6 +502,11 @@ class GenerationRunSerializer(serializers.ModelSerializer):
     @extend_schema_field(OpenApiTypes.BOOL)
     def get_needs_attention(self, run: GenerationRun) -> bool:
         return needs_attention(run)
+
+    def to_representation(self, instance: GenerationRun) -> dict:
+        data = super().to_representation(instance)
+        data["error"] = instance.error or None  # null for "no error", as in a config's last_run
+        return data
 
 
 def needs_attention(run: GenerationRun) -> bool:

@@ -324,6 +324,21 @@ _ONE_DAY = timedelta(days=1)
 _SEARCH_HORIZON = timedelta(days=146_097)
 
 
+# The fire time given to a window whose real fire time lies past ``datetime.max`` (a window on the
+# last days of year 9999 in a zone west of UTC): later than any instant, so it is never due, and
+# left out of ``windows_due`` and ``next_fire_times``.
+BEYOND_RANGE = datetime.max.replace(tzinfo=UTC)
+
+
+def _local_date(instant: datetime, zone: ZoneInfo) -> date:
+    """The local date of ``instant`` in ``zone``; ``date.max`` / ``date.min`` when that date is
+    not representable (an instant on 9999-12-31 UTC in a zone east of UTC)."""
+    try:
+        return instant.astimezone(zone).date()
+    except OverflowError:
+        return date.max if instant.year == date.max.year else date.min
+
+
 def _require_aware(value: datetime, name: str) -> None:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name} must be a timezone-aware datetime")
@@ -436,12 +451,21 @@ class Schedule:
           so the window fires at its first matching minute after the gap (04:00). If every
           matching minute of the date is in the gap, Debian cron would skip the day, but a
           window is never lost to DST (§4.1): it fires at the first instant after the gap.
+
+        A window whose fire time lies past the representable range (``datetime.max``) gets
+        ``BEYOND_RANGE``: it never becomes due.
         """
         if not self.is_window(day):
             raise CronError(f"{day.isoformat()} is not a window of '{self.expression}'")
         return self._fire_time(day)
 
     def _fire_time(self, day: date) -> datetime:
+        try:
+            return self._exact_fire_time(day)
+        except OverflowError:
+            return BEYOND_RANGE
+
+    def _exact_fire_time(self, day: date) -> datetime:
         hour, minute = self._times[0]
         first_ordinal, offsets, transition_days = _zone_year(self._zone, day.year)
         index = day.toordinal() - first_ordinal
@@ -497,11 +521,14 @@ class Schedule:
             _require_aware(after, "after")
             # One day of slack either side: the local date of an instant and the date of the
             # window firing then can differ around DST transitions near midnight.
-            low = max(low, after.astimezone(self._zone).date() - _ONE_DAY)
-        high = min(until.astimezone(self._zone).date(), date.max - _ONE_DAY) + _ONE_DAY
+            after_day = _local_date(after, self._zone)
+            low = max(low, after_day - _ONE_DAY if after_day > date.min else after_day)
+        high = min(_local_date(until, self._zone), date.max - _ONE_DAY) + _ONE_DAY
         due = []
         for day in self.windows(low, high):
             fire = self._fire_time(day)
+            if fire is BEYOND_RANGE:
+                break  # every later window is beyond the range too
             if fire <= until and (after is None or fire > after):
                 due.append((day, fire))
         return due
@@ -512,7 +539,7 @@ class Schedule:
         result: list[datetime] = []
         if count <= 0:
             return result
-        local_day = after.astimezone(self._zone).date()
+        local_day = _local_date(after, self._zone)
         start = local_day - _ONE_DAY if local_day > date.min else local_day
         horizon = _clamped_add(start, _SEARCH_HORIZON)
         # Start with about a month (enough for most schedules), then take a year at a time.
@@ -521,6 +548,8 @@ class Schedule:
             end = _clamped_add(start, span)
             for day in self.windows(start, end):
                 fire = self._fire_time(day)
+                if fire is BEYOND_RANGE:
+                    return result  # every later window is beyond the range too
                 if fire > after:
                     result.append(fire)
                     if len(result) == count:

@@ -47,7 +47,8 @@ def test_run_schedules_json_has_the_documented_shape():
     config = make_config(created=utc(2028, 12, 20, 12), title="Daily check")
     template = make_template(created=utc(2028, 12, 27, 12), name="Weekly newsletter")
 
-    report = json.loads(run("run_schedules", "--at", "2029-01-02T09:30:00+00:00", "--json"))
+    with time_machine.travel(utc(2029, 1, 3, 12), tick=False):
+        report = json.loads(run("run_schedules", "--at", "2029-01-02T09:30:00+00:00", "--json"))
 
     assert set(report) == {"at", "schedules", "totals"}
     assert report["at"] == "2029-01-02T09:30:00+00:00"
@@ -79,19 +80,22 @@ def test_run_schedules_json_has_the_documented_shape():
     assert set(report["totals"]) == TOTAL_KEYS
 
 
-def test_run_schedules_without_an_offset_reads_the_instant_as_utc():
+def test_run_schedules_without_an_offset_reads_the_instant_in_the_portal_time_zone(settings):
+    settings.PORTAL_TIME_ZONE = "Europe/Berlin"
     make_config(created=utc(2028, 2, 1, 12))
 
-    report = json.loads(run("run_schedules", "--at", "2028-02-02T09:00", "--json"))
+    with time_machine.travel(utc(2028, 2, 3, 12), tick=False):
+        report = json.loads(run("run_schedules", "--at", "2028-02-02T10:00", "--json"))
 
-    assert report["at"] == "2028-02-02T09:00:00+00:00"
+    assert report["at"] == "2028-02-02T10:00:00+01:00"
     assert report["totals"]["generated"] == 1
 
 
 def test_run_schedules_prints_one_line_per_schedule_and_totals():
     make_config(created=utc(2028, 2, 1, 12), title="Slack invites")
 
-    text = run("run_schedules", "--at", "2028-02-02T09:00:00Z")
+    with time_machine.travel(utc(2028, 2, 3, 12), tick=False):
+        text = run("run_schedules", "--at", "2028-02-02T09:00:00Z")
 
     assert "“Slack invites”: 1 generated, 0 skipped, 0 missed, 0 recovered, 0 failed [windows: 2028-02-02]" in text
     assert "Totals: 1 generated, 0 skipped, 0 missed, 0 recovered, 0 failed" in text
@@ -130,8 +134,8 @@ def test_backfill_dry_run_json_adds_dry_run_and_writes_nothing():
             )
         )
 
-    assert set(report) == {"at", "dry_run", "schedules", "totals"}
-    assert report["dry_run"] is True
+    assert set(report) == {"at", "dry_run", "notes", "schedules", "totals"}
+    assert report["dry_run"] is True and report["notes"] == []
     [entry] = report["schedules"]
     assert set(entry) == SCHEDULE_KEYS
     assert (entry["generated"], entry["windows"]) == (3, ["2028-01-02", "2028-01-03", "2028-01-04"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -10,14 +11,25 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from notifications.scanner import scan
+from workflows.errors import DomainError
+
+# The ``--at`` rule shared with ``run_schedules``: ISO 8601 extended form, date 'T' (or space)
+# hh:mm[:ss[.ffffff]], optional 'Z' or ±hh:mm; bare dates and basic forms are refused.
+INSTANT_FORMAT = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})?"
+)
 
 
 def parse_instant(value: str) -> dt.datetime:
-    """An ISO 8601 date-time; without an offset it is read in ``PORTAL_TIME_ZONE``."""
+    """An ISO 8601 date-time (``INSTANT_FORMAT``); without an offset it is read in
+    ``PORTAL_TIME_ZONE``."""
+    text = value.strip()
     try:
-        instant = dt.datetime.fromisoformat(value.strip())
+        if not INSTANT_FORMAT.fullmatch(text):
+            raise ValueError(text)
+        instant = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise CommandError(f"--at: '{value}' is not an ISO 8601 date-time (e.g. 2028-02-02T09:00+01:00).")
+        raise CommandError(f"--at: '{value}' is not an ISO 8601 date-time (e.g. 2028-02-02T09:00:00+00:00).") from None
     if instant.tzinfo is None:
         instant = instant.replace(tzinfo=ZoneInfo(settings.PORTAL_TIME_ZONE))
     return instant
@@ -32,12 +44,19 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--at",
-            help="Scan as of this instant (ISO 8601; without an offset, in PORTAL_TIME_ZONE). Default: now.",
+            metavar="ISO-DATETIME",
+            help=(
+                "Scan as of this instant, ISO 8601 (e.g. 2028-02-02T09:00:00+00:00); without an offset it is "
+                "read in PORTAL_TIME_ZONE. Default: now."
+            ),
         )
 
     def handle(self, *args, **options) -> None:
         at = parse_instant(options["at"]) if options["at"] else timezone.now()
-        counts = scan(at)
+        try:
+            counts = scan(at)
+        except DomainError as exc:
+            raise CommandError(" ".join(str(exc.detail).split())) from None
         self.stdout.write(f"Scanned at {at.isoformat()}:")
         for type, count in counts.items():
             self.stdout.write(f"  {type}: {count}")

@@ -8,6 +8,7 @@ from django.db import transaction
 
 from recurring.models import RecurringConfig
 from recurring.seeds import ensure_v1_configs
+from workflows.errors import DomainError
 from workflows.seeds import ensure_v1_templates
 
 
@@ -42,7 +43,11 @@ class Command(BaseCommand):
             user = get_user_model().objects.filter(username=assignee).first()
             if user is None:
                 raise CommandError(f"No user named '{assignee}'.")
-        counts = seed_v1_duties(assignee=user)
+        try:
+            counts = seed_v1_duties(assignee=user)
+        except DomainError as exc:
+            # e.g. the assignee is no active portal member: one line, nothing created (atomic).
+            raise CommandError(" ".join(str(exc.detail).split())) from None
         self.stdout.write(
             f"V1 duties: {counts['configs']} recurring configs ({counts['configs_created']} created), "
             f"{counts['templates']} automatic templates ({counts['templates_created']} created)."

@@ -5,22 +5,43 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from recurring import services
-from recurring.management.commands.run_schedules import describe, report
+from recurring.management.commands.run_schedules import describe, one_line, report
 from recurring.models import GenerationTrigger, RecurringConfig
 from workflows.errors import DomainError
 from workflows.models import WorkflowTemplate
 
+# Exactly YYYY-MM-DD: ``date.fromisoformat`` would also take 20261101 or 2026-W47-1.
+DATE_FORMAT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# As in the API: no schedule is backfilled this far ahead.
+MAX_YEAR = 9000
+
 
 def parse_day(value: str, option: str) -> dt.date:
+    """A date given exactly as ``YYYY-MM-DD``, no later than year ``MAX_YEAR``."""
+    text = value.strip()
     try:
-        return dt.date.fromisoformat(value.strip())
+        if not DATE_FORMAT.fullmatch(text):
+            raise ValueError(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         raise CommandError(f"{option}: '{value}' is not a date (YYYY-MM-DD).") from None
+    if day.year > MAX_YEAR:
+        raise CommandError(f"{option}: {text} is too far ahead (year {MAX_YEAR} at most).")
+    return day
+
+
+def why_nothing(result) -> list[str]:
+    """The reasons a backfill had nothing to generate: the service's notes, or that no window
+    of the schedule falls in the range."""
+    if result.generated or result.existing or result.failed or result.error:
+        return []
+    return list(result.notes) or ["no window of the schedule falls in the range."]
 
 
 def find(model, pk: str, what: str):
@@ -38,20 +59,24 @@ class Command(BaseCommand):
         "Generate the windows of a date range (templates: trigger dates) for one recurring config or automatic "
         "template: at most 366 days, bounded by its start date, never windows whose fire time is still ahead; "
         "works on a paused schedule without resuming it. --dry-run shows what would be generated and what "
-        "already exists, and writes nothing."
+        'already exists, and writes nothing. --json prints the §9.2 object plus "dry_run" and "notes" '
+        "(why dates of the range were left out)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--config", metavar="ID", help="Recurring config id.")
         parser.add_argument("--template", metavar="ID", help="Automatic workflow template id.")
-        parser.add_argument("--start", metavar="YYYY-MM-DD", required=True)
-        parser.add_argument("--end", metavar="YYYY-MM-DD", required=True)
+        # Checked in handle(): a missing one gets a one-line reason, not argparse's usage text.
+        parser.add_argument("--start", metavar="YYYY-MM-DD", help="First date of the range (required).")
+        parser.add_argument("--end", metavar="YYYY-MM-DD", help="Last date of the range, included (required).")
         parser.add_argument("--dry-run", action="store_true", help="Show what would happen; write nothing.")
         parser.add_argument("--json", action="store_true", help="Print one JSON object (SPEC §9.2).")
 
     def handle(self, *args, **options) -> None:
         if bool(options["config"]) == bool(options["template"]):
             raise CommandError("Give exactly one of --config ID or --template ID.")
+        if not options["start"] or not options["end"]:
+            raise CommandError("--start and --end are required (YYYY-MM-DD).")
         start = parse_day(options["start"], "--start")
         end = parse_day(options["end"], "--end")
         if options["config"]:
@@ -63,10 +88,10 @@ class Command(BaseCommand):
                 schedule, start=start, end=end, dry_run=options["dry_run"], trigger=GenerationTrigger.COMMAND
             )
         except DomainError as exc:
-            raise CommandError(exc.detail) from None
+            raise CommandError(one_line(exc.detail)) from None
         at = result.generation_run.at if result.generation_run else timezone.now()
         if options["json"]:
-            self.stdout.write(json.dumps(report([result], at=at, dry_run=result.dry_run)))
+            self.stdout.write(json.dumps(report([result], at=at, dry_run=result.dry_run, notes=list(result.notes))))
         else:
             heading = "Dry run (nothing written)" if result.dry_run else "Backfill"
             self.stdout.write(f"{heading} of {start.isoformat()} to {end.isoformat()}:")
@@ -75,7 +100,11 @@ class Command(BaseCommand):
                 shown = ", ".join(day.isoformat() for day in result.existing[:10])
                 more = f" … (+{len(result.existing) - 10})" if len(result.existing) > 10 else ""
                 self.stdout.write(f"  already existing: {shown}{more}")
-            for note in result.notes:
-                self.stdout.write(f"  note: {note}")
+            reasons = why_nothing(result)
+            if reasons:
+                self.stdout.write("  Nothing was generated: " + " ".join(reasons))
+            else:
+                for note in result.notes:
+                    self.stdout.write(f"  note: {note}")
         if result.error:
             raise CommandError(f"Backfill failed: {result.error}")
