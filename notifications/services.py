@@ -190,8 +190,10 @@ def on_run_stage_changed(sender, *, run: Run, from_stage: str, to_stage: str, **
     )
 
 
-def on_run_instantiated(sender, *, run: Run, created: bool, recovered: int, **kwargs) -> None:
-    if not created:
+def on_run_instantiated(sender, *, run: Run, created: bool, recovered: int, announce: bool = True, **kwargs) -> None:
+    """A new run announces itself (workflow-created), unless its creator raises one summary
+    instead (``announce=False``: a backfill)."""
+    if not created or not announce:
         return
     first = run.tasks.filter(archived_at__isnull=True).order_by("due_date", "due_time", "title").first()
     first_text = f"First due: '{first.title}' on {first.due_date.isoformat()}." if first else "It has no tasks."

@@ -268,6 +268,26 @@ def _require_aware(value: dt.datetime, name: str = "at") -> None:
         raise ValueError(f"{name} must be a timezone-aware datetime")
 
 
+#: Passes a person asks for, at an instant they choose (the workers always pass the clock's now).
+_PERSON_TRIGGERS = frozenset(
+    {GenerationTrigger.COMMAND, GenerationTrigger.API, GenerationTrigger.ADMIN, GenerationTrigger.UI}
+)
+
+
+def _refuse_future(at: dt.datetime) -> None:
+    """A pass a person asks for may replay the past but never the future: it would persist
+    tasks, missed windows and a cursor for fire times that have not come, and later passes would
+    then lose those windows. Refused (``future_instant``), changing nothing."""
+    now = timezone.now()
+    if at > now:
+        raise DomainError(
+            "future_instant",
+            f"The instant {at.isoformat()} is in the future (now is {now.isoformat()}); the scheduler only "
+            "generates windows whose fire time has passed.",
+            field="at",
+        )
+
+
 def _require_trigger(trigger: str) -> None:
     if trigger not in GenerationTrigger.values:
         raise ValueError(f"unknown generation trigger {trigger!r}; one of {', '.join(GenerationTrigger.values)}")
@@ -333,6 +353,14 @@ def _due_windows(schedule: Schedule, sched: cron.Schedule, *, at: dt.datetime) -
     return _Due(targets=targets, new=new)
 
 
+def _reported_existing(target_days: list[dt.date], new_days: list[dt.date]) -> set[dt.date]:
+    """The targeted windows a pass reports as skipped when they already exist: the windows no
+    earlier pass decided (so catch-up ``all`` does not report its whole 31-day range on every
+    pass), or — when there are none, i.e. the scheduler is re-run at an instant already handled —
+    every due window it targeted, as the spec asks of a re-run."""
+    return set(new_days) if new_days else set(target_days)
+
+
 def _date_span(days: Iterable[dt.date]) -> tuple[dt.date, dt.date] | None:
     days = list(days)
     return (min(days), max(days)) if days else None
@@ -367,17 +395,17 @@ def _existing_config_windows(config: RecurringConfig, days: Iterable[dt.date]) -
 
 
 def _existing_template_windows(template: WorkflowTemplate, days: Iterable[dt.date]) -> dict[dt.date, UUID]:
-    """Trigger (run) dates whose run exists, mapped to the run id."""
-    lead = dt.timedelta(days=template.trigger_lead_days)
+    """Trigger (run) dates whose run exists, mapped to the run id: by the trigger date the run
+    was created for, so a changed lead does not hide it."""
     span = _date_span(days)
     if span is None:
         return {}
     rows = (
-        Run.objects.filter(template=template, anchor_date__gte=span[0] + lead, anchor_date__lte=span[1] + lead)
+        Run.objects.filter(template=template, trigger_date__gte=span[0], trigger_date__lte=span[1])
         .order_by()
-        .values_list("anchor_date", "id")
+        .values_list("trigger_date", "id")
     )
-    return {anchor - lead: pk for anchor, pk in rows}
+    return dict(rows)
 
 
 # --------------------------------------------------------------------------------------------
@@ -452,16 +480,19 @@ def _generate_config(
 
 
 def _generate_template(
-    template: WorkflowTemplate, days: list[dt.date], result: GenerationResult, *, by=None
+    template: WorkflowTemplate, days: list[dt.date], result: GenerationResult, *, by=None, announce: bool = True
 ) -> list[tuple[dt.date, BaseException]]:
     """Create or top up the run of each trigger date, each in its own savepoint so one failing
-    window neither half-creates its run nor blocks the others. Returns the failed windows."""
+    window neither half-creates its run nor blocks the others. Returns the failed windows.
+    ``announce=False`` (a backfill): no workflow-created per run; the caller raises a summary."""
     lead = dt.timedelta(days=template.trigger_lead_days)
     failures: list[tuple[dt.date, BaseException]] = []
     for day in days:
         try:
             with transaction.atomic():
-                outcome = instantiate_run(template=template, anchor_date=day + lead, by=by, trigger_date=day)
+                outcome = instantiate_run(
+                    template=template, anchor_date=day + lead, by=by, trigger_date=day, announce=announce
+                )
         except Exception as exc:  # noqa: BLE001 — recorded as a failure of this window
             log.exception(
                 "template window failed",
@@ -574,6 +605,32 @@ def _notify_backfill_summary(config: RecurringConfig, result: GenerationResult) 
         link=_task_link(result.task_ids[0]),
         recurring_config=config,
         data={"generation_run_id": str(result.generation_run.pk), "windows": [d.isoformat() for d in result.windows]},
+    )
+
+
+def _notify_template_backfill_summary(template: WorkflowTemplate, result: GenerationResult) -> None:
+    """One workflow-created summary for the runs a backfill created (instead of one per run), to
+    the assignees of their tasks, or every operator and admin when nobody is assigned."""
+    if not result.generated:
+        return
+    first, last = result.windows[0], result.windows[-1]
+    assignees = list(
+        get_user_model().objects.filter(is_active=True, tasks__run_id__in=result.run_ids).distinct().order_by("pk")
+    )
+    notify(
+        NotificationType.WORKFLOW_CREATED,
+        recipients=assignees or portal_members(),
+        dedup_key=f"workflow-created:backfill:{result.generation_run.pk}",
+        title=f"{template.name}: {result.generated} run(s) created by a backfill",
+        body=f"Trigger dates {first.isoformat()} to {last.isoformat()} ({result.generated} new run(s); "
+        f"{result.skipped} already existed).",
+        link=f"/runs/{result.run_ids[0]}/" if result.run_ids else "",
+        template=template,
+        data={
+            "generation_run_id": str(result.generation_run.pk),
+            "windows": [d.isoformat() for d in result.windows],
+            "run_ids": [str(pk) for pk in result.run_ids],
+        },
     )
 
 
@@ -739,7 +796,9 @@ def _back_off(schedule: Schedule, *, at: dt.datetime, earliest_fire: dt.datetime
 def _failure_key(schedule: Schedule, window: dt.date | None) -> str:
     """One automation-failure notification per (schedule, window). A failure with no window (an
     invalid expression, an error before any window) is one *episode* until resolved or
-    acknowledged: keyed by the first failed generation run of that episode."""
+    acknowledged: keyed by the first failed generation run of that episode. An acknowledged
+    episode stays the same episode until a success resolves it, so its repeats keep its key and
+    raise nothing new."""
     kind = schedule_kind(schedule)
     if window is not None:
         return f"automation-failure:{kind}:{schedule.pk}:{window.isoformat()}"
@@ -749,7 +808,6 @@ def _failure_key(schedule: Schedule, window: dt.date | None) -> str:
             status=GenerationStatus.FAILED,
             failed_window__isnull=True,
             resolved_at__isnull=True,
-            acknowledged_at__isnull=True,
         )
         .exclude(failure_key="")
         .order_by("started_at", "id")
@@ -830,16 +888,82 @@ def _record_failures(
     run.failed_window = first_window
     run.error = result.error
     run.failure_key = _failure_key(schedule, first_window) or _failure_key_for_new_episode(schedule, run)
+    keys = {
+        error: run.failure_key if windows[0] == first_window else _failure_key(schedule, windows[0])
+        for error, windows in by_error.items()
+    }
+    acknowledged = _acknowledged_failures(schedule, keys.values())
+    if run.failure_key in acknowledged:
+        # The same failure again after someone acknowledged it: born acknowledged, so it does not
+        # come back on Operations Home.
+        run.acknowledged_at, run.acknowledged_by_id, run.acknowledgement_note = acknowledged[run.failure_key]
     run.save()
     result.generation_run = run
     recipients = schedule_recipients(_assignees(schedule))
     for error, windows in by_error.items():
-        key = run.failure_key if windows[0] == first_window else _failure_key(schedule, windows[0])
-        _notify_failure(schedule, windows=windows, error=error, key=key, generation_run=run, recipients=recipients)
-    if scheduler:
+        if keys[error] in acknowledged:
+            continue  # acknowledged already: no new notification
+        _notify_failure(
+            schedule, windows=windows, error=error, key=keys[error], generation_run=run, recipients=recipients
+        )
+    if scheduler and all(key in acknowledged for key in keys.values()):
+        # Only acknowledged failures: no back-off retries; the next regular fire time tries again.
+        _stop_retrying(schedule, at=at)
+    elif scheduler:
         fires = [_safe_fire(schedule, w) for w, _ in failures if w is not None]
         fires = [f for f in fires if f is not None]
         _back_off(schedule, at=at, earliest_fire=min(fires) if fires else None)
+
+
+def _acknowledged_failures(schedule: Schedule, keys: Iterable[str]) -> dict[str, tuple]:
+    """Of ``keys``, the failures of ``schedule`` someone acknowledged and no success resolved,
+    as key → (acknowledged_at, acknowledged_by_id, acknowledgement_note) of that acknowledgement."""
+    keys = [key for key in keys if key]
+    if not keys:
+        return {}
+    rows = (
+        GenerationRun.objects.filter(
+            **_schedule_filter(schedule),
+            status=GenerationStatus.FAILED,
+            failure_key__in=keys,
+            resolved_at__isnull=True,
+            acknowledged_at__isnull=False,
+        )
+        .order_by("acknowledged_at", "id")
+        .values_list("failure_key", "acknowledged_at", "acknowledged_by_id", "acknowledgement_note")
+    )
+    return {key: (at, by_id, note) for key, at, by_id, note in rows}
+
+
+def _stop_retrying(schedule: Schedule, *, at: dt.datetime) -> None:
+    """An acknowledged failure is not retried: clear the back-off and move the cursor to the
+    next regular fire time after ``at`` (the acknowledged windows are left to a backfill)."""
+    model = _model(schedule)
+    updates: dict[str, Any] = {"retry_at": None, "failure_streak": 0}
+    try:
+        nxt = _next_fire(schedule, _compile(schedule), after=max(at, schedule.schedule_watermark))
+    except cron.CronError:
+        nxt = None  # an invalid expression: only a fix (a save) gives it a cursor again
+    if schedule.schedule_active:
+        updates["next_fire_at"] = nxt
+    model.objects.filter(pk=schedule.pk).update(**updates)
+    for name, value in updates.items():
+        setattr(schedule, name, value)
+
+
+def _stop_retrying_acknowledged(runs) -> None:
+    """After an acknowledgement: stop retrying the schedules of the acknowledged ``runs``."""
+    now = timezone.now()
+    pairs = set(runs.values_list("recurring_config_id", "template_id"))
+    config_ids = [config_id for config_id, _ in pairs if config_id]
+    template_ids = [template_id for _, template_id in pairs if template_id]
+    retrying = Q(failure_streak__gt=0) | Q(retry_at__isnull=False)
+    schedules = [
+        *RecurringConfig.objects.filter(retrying, pk__in=config_ids),
+        *WorkflowTemplate.objects.filter(retrying, pk__in=template_ids),
+    ]
+    for schedule in schedules:
+        _stop_retrying(schedule, at=now)
 
 
 def _failure_key_for_new_episode(schedule: Schedule, run: GenerationRun) -> str:
@@ -901,6 +1025,25 @@ def _log_result(result: GenerationResult, *, operation: str, trigger: str, by, a
 # --------------------------------------------------------------------------------------------
 
 
+def _lock_cursors(model: type[Schedule], schedules: list[Schedule]) -> None:
+    """Inside a pass's transaction: lock the schedules' rows (in one order, so concurrent passes
+    queue rather than deadlock) and re-read their cursor and retry state. A concurrent pass that
+    committed meanwhile has moved the cursor past the windows it decided, so this pass neither
+    records them as missed again nor counts them as new. One query whatever the number."""
+    if not schedules:
+        return
+    rows = {
+        pk: (cursor, retry_at, streak)
+        for pk, cursor, retry_at, streak in model.objects.select_for_update()
+        .filter(pk__in=[schedule.pk for schedule in schedules])
+        .order_by("pk")
+        .values_list("pk", "next_fire_at", "retry_at", "failure_streak")
+    }
+    for schedule in schedules:
+        if schedule.pk in rows:
+            schedule.next_fire_at, schedule.retry_at, schedule.failure_streak = rows[schedule.pk]
+
+
 @dataclass
 class _ConfigShare:
     """One config's part of a pass: its compiled schedule, the windows the catch-up policy
@@ -949,7 +1092,8 @@ def _generate_configs(
         created, lost = inserted[share.config.pk]
         result.windows = sorted(created)
         result.task_ids = [created[day] for day in result.windows]
-        result.existing = sorted([day for day in share.target_days if day in stored] + lost)
+        reported = _reported_existing(share.target_days, share.new_days)
+        result.existing = sorted([day for day in share.target_days if day in stored and day in reported] + lost)
         result.generated, result.skipped = len(created), len(result.existing)
         targeted = set(share.target_days)
         result.missed_windows = [day for day in share.new_days if day not in targeted and day not in stored]
@@ -989,9 +1133,13 @@ def _generate_configs(
 def generate_due(schedule: Schedule, *, at: dt.datetime, trigger: str, by=None) -> GenerationResult:
     """Generate what is due for one config or automatic template at instant ``at`` (the rules
     of the module docstring). A paused, archived or manual schedule generates nothing. Never
-    raises for a generation error: the failure is recorded and returned (``result.error``)."""
+    raises for a generation error: the failure is recorded and returned (``result.error``).
+    A person's pass (command, API, admin, page) for an instant after now is refused
+    (``future_instant``, nothing written); the workers always pass the clock's now."""
     _require_aware(at)
     _require_trigger(trigger)
+    if trigger in _PERSON_TRIGGERS:
+        _refuse_future(at)
     result = GenerationResult(kind=schedule_kind(schedule), schedule=schedule)
     if not schedule.schedule_active:
         return result
@@ -999,6 +1147,7 @@ def generate_due(schedule: Schedule, *, at: dt.datetime, trigger: str, by=None) 
     share: _ConfigShare | None = None
     try:
         with transaction.atomic():
+            _lock_cursors(type(schedule), [schedule])
             if isinstance(schedule, RecurringConfig):
                 share = _plan_config(schedule, at=at, result=result)
                 _generate_configs([share], at=at, trigger=trigger, by=by, started_at=started_at)
@@ -1040,6 +1189,9 @@ def _generate_template_due(
     new_days = [day for day, _ in due.new]
     existing = _existing_template_windows(template, target_days + new_days)
     failures = _generate_template(template, target_days, result, by=by)
+    reported = _reported_existing(target_days, new_days)
+    result.existing = [day for day in result.existing if day in reported]
+    result.skipped = len(result.existing)
     targeted = set(target_days)
     result.missed_windows = [day for day in new_days if day not in targeted and day not in existing]
     result.missed = len(result.missed_windows)
@@ -1091,6 +1243,9 @@ def _generate_config_batch(
     ]
     try:
         with transaction.atomic():
+            _lock_cursors(RecurringConfig, [share.config for share in shares])
+            # Planned again from the cursors as stored now (no query; it evaluated once already).
+            shares = [_plan_config(share.config, at=at, result=share.result) for share in shares]
             _generate_configs(shares, at=at, trigger=trigger, by=by, started_at=timezone.now())
     except Exception:  # noqa: BLE001 — retried one schedule at a time by the caller
         log.warning(
@@ -1135,8 +1290,12 @@ def _generate_each(
 
 def run_schedules(*, at: dt.datetime, trigger: str = GenerationTrigger.COMMAND, by=None) -> list[GenerationResult]:
     """What beat and the workers would do at ``at`` for every enabled schedule: configs (by
-    title), then automatic templates (by name). One schedule's failure never stops the others."""
+    title), then automatic templates (by name). One schedule's failure never stops the others.
+    Refused (``future_instant``, changing nothing) for an instant after the real now: that would
+    persist tasks, missed windows and cursors for fire times that have not come, and later passes
+    would lose those windows."""
     _require_aware(at)
+    _refuse_future(at)
     configs = RecurringConfig.objects.scheduled().select_related("assignee").order_by("title", "id")
     templates = active_templates().order_by("name", "id")
     return _generate_each([*configs, *templates], at=at, trigger=lambda schedule: trigger, by=by)
@@ -1278,7 +1437,7 @@ def backfill(
                 _generate_config(schedule, days, existing, result, by=by)
                 failures = []
             else:
-                failures = _generate_template(schedule, days, result, by=by)
+                failures = _generate_template(schedule, days, result, by=by, announce=False)
             if failures:
                 _record_failures(
                     schedule,
@@ -1301,6 +1460,8 @@ def backfill(
                 _resolve_failures(schedule, [d for d in days if d not in set(result.failed_windows)])
             if isinstance(schedule, RecurringConfig):
                 _notify_backfill_summary(schedule, result)
+            else:
+                _notify_template_backfill_summary(schedule, result)
     except Exception as exc:  # noqa: BLE001 — recorded, and reported to the caller in the result
         log.exception(
             "backfill of %s %s failed",
@@ -1379,6 +1540,7 @@ def acknowledge_failure(generation_run: GenerationRun, *, by, note: str) -> None
     else:
         same = same.filter(pk=generation_run.pk)
     same.update(acknowledged_at=now, acknowledged_by=person, acknowledgement_note=note)
+    _stop_retrying_acknowledged(GenerationRun.objects.filter(pk=generation_run.pk))
     if generation_run.failure_key:
         Notification.objects.filter(
             type=NotificationType.AUTOMATION_FAILURE, dedup_key=generation_run.failure_key, acknowledged_at__isnull=True
@@ -1413,6 +1575,7 @@ def acknowledge_failures_by_key(failure_key: str, *, by, note: str) -> int:
         status=GenerationStatus.FAILED, failure_key=failure_key, resolved_at__isnull=True, acknowledged_at__isnull=True
     ).update(acknowledged_at=timezone.now(), acknowledged_by=_person(by), acknowledgement_note=note)
     if closed:
+        _stop_retrying_acknowledged(GenerationRun.objects.filter(failure_key=failure_key))
         log.info(
             "acknowledge failure %s",
             failure_key,

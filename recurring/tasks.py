@@ -13,11 +13,19 @@ from .models import GenerationTrigger
 @shared_task(ignore_result=True)
 def generate_schedule(kind: str, id: str) -> dict | None:  # noqa: A002 — the beat entry's kwarg name
     """A celery-beat entry fired: generate what is due for that one schedule now. A schedule
-    deleted, paused or archived in the meantime generates nothing."""
+    deleted, paused or archived in the meantime generates nothing, and so does one whose next
+    fire time has not come (an entry firing more often than the schedule's windows, or a pass
+    that already generated it) or that is backing off after a failure (its retry time has not
+    come): no generation run is written for such a tick."""
     schedule = services.load_schedule(kind, id)
     if schedule is None:
         return None
-    result = services.generate_due(schedule, at=timezone.now(), trigger=GenerationTrigger.BEAT)
+    now = timezone.now()
+    if schedule.next_fire_at is None or schedule.next_fire_at > now:
+        return None
+    if schedule.retry_at is not None and schedule.retry_at > now:
+        return None
+    result = services.generate_due(schedule, at=now, trigger=GenerationTrigger.BEAT)
     return result.as_json()
 
 

@@ -103,6 +103,11 @@ def check_estimate_minutes(value, field: str = "estimate_minutes") -> int | None
     return value
 
 
+def _default_trigger_timezone() -> str:
+    """A template's schedule reads in the operators' calendar unless it names another zone."""
+    return settings.PORTAL_TIME_ZONE
+
+
 def portal_today() -> dt.date:
     """Today in the operators' calendar (``PORTAL_TIME_ZONE``)."""
     from zoneinfo import ZoneInfo
@@ -191,7 +196,7 @@ class WorkflowTemplate(ScheduleState):
     run_links = models.JSONField(default=list, blank=True, help_text="Names of links shared by a run.")
     trigger_type = models.CharField(max_length=10, choices=TriggerType.choices, default=TriggerType.MANUAL)
     trigger_schedule = models.CharField(max_length=200, blank=True, help_text="Five-field cron expression.")
-    trigger_timezone = models.CharField(max_length=64, default="UTC")
+    trigger_timezone = models.CharField(max_length=64, default=_default_trigger_timezone)
     trigger_lead_days = models.PositiveIntegerField(default=0)
     trigger_enabled = models.BooleanField(default=True)
     trigger_starts_on = models.DateField(null=True, blank=True)
@@ -232,7 +237,17 @@ class WorkflowTemplate(ScheduleState):
 
     @property
     def starts_on(self) -> dt.date:
-        return self.trigger_starts_on or self.created_at.date()
+        """``trigger_starts_on``, else the creation date in the template's own zone (the UTC date
+        would be a day off around midnight)."""
+        if self.trigger_starts_on:
+            return self.trigger_starts_on
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            zone = ZoneInfo(self.trigger_timezone or settings.PORTAL_TIME_ZONE)
+        except (ZoneInfoNotFoundError, ValueError):
+            zone = ZoneInfo(settings.PORTAL_TIME_ZONE)
+        return timezone.localdate(self.created_at, timezone=zone)
 
     def stage_order(self) -> dict[str, int]:
         return {name: index for index, name in enumerate(self.stages or [])}
@@ -338,6 +353,12 @@ class Run(models.Model):
         ordering = ["-anchor_date", "title"]
         constraints = [
             models.UniqueConstraint(fields=["template", "anchor_date"], name="run_unique_anchor_date"),
+            # One run per trigger date of an automatic template, whatever lead it was created with.
+            models.UniqueConstraint(
+                fields=["template", "trigger_date"],
+                condition=models.Q(trigger_date__isnull=False),
+                name="run_unique_trigger_date",
+            ),
             _choices_check("status", RunStatus, "run_status_valid"),
         ]
 

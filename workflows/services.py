@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -123,7 +124,7 @@ def validate_template_definition(template: WorkflowTemplate, tasks: list[dict]) 
     from recurring import cron  # the pure cron module; imported late so workflows loads without it
 
     try:
-        template.trigger_timezone = cron.validate_timezone(template.trigger_timezone or "UTC")
+        template.trigger_timezone = cron.validate_timezone(template.trigger_timezone or settings.PORTAL_TIME_ZONE)
         if template.trigger_schedule:
             template.trigger_schedule = cron.validate(template.trigger_schedule)
     except cron.CronError as exc:
@@ -316,12 +317,17 @@ def instantiate_run(
     anchor_date: dt.date,
     by=None,
     trigger_date: dt.date | None = None,
+    announce: bool = True,
 ) -> RunResult:
     """Create the run of ``template`` for ``anchor_date`` with all its tasks in one transaction,
     or — when it exists — top up exactly the tasks whose refs it lacks (an archived task counts
     as present) and report how many were recovered. Unique (template, anchor_date) and (run, ref)
     constraints make concurrent calls safe: the loser of the creation race reuses the winner's
-    run, and top-ups of one run are serialised by locking the run row.
+    run, and top-ups of one run are serialised by locking the run row. With a ``trigger_date``
+    (the scheduler) the run of that trigger date is the existing run, whatever anchor date it
+    got (unique (template, trigger_date) too), so changing the lead never adds a second run for
+    one trigger date. ``announce=False`` (a backfill, which raises one summary instead) tells
+    the ``run_instantiated`` receivers not to announce the new run.
 
     Refused, changing nothing: an archived template (409), a template without task definitions
     (``template_has_no_tasks``: its run could never complete) and an anchor date that would put a
@@ -345,18 +351,28 @@ def instantiate_run(
                 field="anchor_date",
             ) from None
     try:
-        return _instantiate_run(template=template, anchor_date=anchor_date, by=by, trigger_date=trigger_date)
+        return _instantiate_run(
+            template=template, anchor_date=anchor_date, by=by, trigger_date=trigger_date, announce=announce
+        )
     except OverflowError as exc:
         # Any other date arithmetic out of the calendar is bad input too, never a crash.
         raise DomainError("validation_error", f"Date out of range: {exc}.", field="anchor_date") from None
 
 
 def _instantiate_run(
-    *, template: WorkflowTemplate, anchor_date: dt.date, by, trigger_date: dt.date | None
+    *, template: WorkflowTemplate, anchor_date: dt.date, by, trigger_date: dt.date | None, announce: bool = True
 ) -> RunResult:
+    def existing() -> Run | None:
+        runs = Run.objects.select_for_update(no_key=True).filter(template=template)
+        if trigger_date is not None:
+            run = runs.filter(trigger_date=trigger_date).first()
+            if run is not None:
+                return run
+        return runs.filter(anchor_date=anchor_date).first()
+
     with transaction.atomic():
         created = False
-        run = Run.objects.select_for_update(no_key=True).filter(template=template, anchor_date=anchor_date).first()
+        run = existing()
         if run is None:
             try:
                 with transaction.atomic():
@@ -371,14 +387,16 @@ def _instantiate_run(
                     created = True
             except IntegrityError:
                 # Another process created it first; its transaction has committed by now.
-                run = Run.objects.select_for_update(no_key=True).get(template=template, anchor_date=anchor_date)
+                run = existing()
+                if run is None:
+                    raise
         new_ids = _create_missing_tasks(run, template, by=by)
         recovered = 0 if created else len(new_ids)
         if new_ids:
             # A new run starts in the earliest stage that has tasks and announces itself with
             # workflow-created; a top-up that reopens an earlier stage is a real stage change.
             run.refresh_stage(announce=not created)
-        run_instantiated.send(sender=Run, run=run, created=created, recovered=recovered, by=by)
+        run_instantiated.send(sender=Run, run=run, created=created, recovered=recovered, by=by, announce=announce)
         return RunResult(run=run, created=created, recovered=recovered, task_ids=new_ids)
 
 

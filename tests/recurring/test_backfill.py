@@ -11,13 +11,21 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from notifications.models import Notification, NotificationType
+from recurring import services
 from recurring.models import GenerationRun, GenerationTrigger, RecurringConfig
-from recurring.services import archive_config, backfill, generate_due, pause_config, resume_config, run_schedules
+from recurring.services import archive_config, backfill, generate_due, pause_config, resume_config
 from tests.recurring.factories import make_config, make_template, utc
 from workflows.errors import DomainError
 from workflows.models import Run, Task
 
 pytestmark = pytest.mark.django_db
+
+
+def run_schedules(*, at, **kwargs):
+    """``services.run_schedules`` as if the clock read ``at``: a pass is never run for the future."""
+    with time_machine.travel(at, tick=False):
+        return services.run_schedules(at=at, **kwargs)
+
 
 D = dt.date
 

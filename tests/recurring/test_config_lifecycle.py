@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 import time_machine
 
+from recurring import services
 from recurring.models import GenerationRun, RecurringConfig
 from recurring.services import (
     archive_config,
@@ -16,7 +17,6 @@ from recurring.services import (
     pause_config,
     reconcile,
     resume_config,
-    run_schedules,
     save_config,
 )
 from tests.recurring.factories import make_config, make_template, utc
@@ -24,6 +24,13 @@ from workflows.errors import DomainError
 from workflows.models import Task, WorkflowTemplate
 
 pytestmark = pytest.mark.django_db
+
+
+def run_schedules(*, at, **kwargs):
+    """``services.run_schedules`` as if the clock read ``at``: a pass is never run for the future."""
+    with time_machine.travel(at, tick=False):
+        return services.run_schedules(at=at, **kwargs)
+
 
 D = dt.date
 VALID = {"title": "Back up the mailing list", "cron_expression": "0 10 * * WED", "timezone": "Europe/Berlin"}

@@ -19,7 +19,6 @@ from recurring.services import (
     backfill,
     generate_due,
     reconcile,
-    run_schedules,
     save_config,
 )
 from tests.recurring.factories import make_config, make_template, utc
@@ -27,6 +26,13 @@ from workflows.errors import DomainError
 from workflows.models import Run, Task, WorkflowTemplate
 
 pytestmark = pytest.mark.django_db
+
+
+def run_schedules(*, at, **kwargs):
+    """``services.run_schedules`` as if the clock read ``at``: a pass is never run for the future."""
+    with time_machine.travel(at, tick=False):
+        return services.run_schedules(at=at, **kwargs)
+
 
 D = dt.date
 FIRE = utc(2028, 2, 2, 9)
@@ -192,11 +198,11 @@ def test_a_failing_template_window_neither_half_creates_its_run_nor_blocks_the_o
     template = make_template(created=utc(2028, 12, 20, 12), catch_up="all")
     original = services.instantiate_run
 
-    def fail_first_of_january(*, template, anchor_date, by=None, trigger_date=None):
+    def fail_first_of_january(*, template, anchor_date, by=None, trigger_date=None, **options):
         if trigger_date == D(2028, 12, 26):
             Run.objects.create(template=template, anchor_date=anchor_date, title="half")  # then crash
             raise RuntimeError("worker lost")
-        return original(template=template, anchor_date=anchor_date, by=by, trigger_date=trigger_date)
+        return original(template=template, anchor_date=anchor_date, by=by, trigger_date=trigger_date, **options)
 
     monkeypatch.setattr(services, "instantiate_run", fail_first_of_january)
     result = generate_due(template, at=utc(2029, 1, 2, 9), trigger=GenerationTrigger.RECONCILE)
@@ -313,9 +319,10 @@ def test_generation_and_failure_are_logged_with_operation_ids_windows_and_counts
     config = make_config(created=utc(2028, 2, 1, 12))
     caplog.set_level(logging.INFO, logger="portal.scheduler")
 
-    generate_due(config, at=FIRE, trigger=GenerationTrigger.ADMIN, by=admin_user)
-    broken.fix()
-    generate_due(config, at=FIRE, trigger=GenerationTrigger.ADMIN, by=admin_user)
+    with time_machine.travel(FIRE, tick=False):  # a person's pass runs for an instant that has come
+        generate_due(config, at=FIRE, trigger=GenerationTrigger.ADMIN, by=admin_user)
+        broken.fix()
+        generate_due(config, at=FIRE, trigger=GenerationTrigger.ADMIN, by=admin_user)
 
     records = [r for r in caplog.records if r.name == "portal.scheduler" and getattr(r, "operation", "") == "generate"]
     failed = [r for r in records if r.levelno == logging.ERROR and hasattr(r, "failed")]

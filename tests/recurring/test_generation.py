@@ -9,12 +9,26 @@ import pytest
 import time_machine
 
 from notifications.models import Notification, NotificationType
+from recurring import services
 from recurring.models import GenerationRun, GenerationStatus, GenerationTrigger, RecurringConfig
-from recurring.services import generate_due, pause_config, reconcile, resume_config, run_schedules
+from recurring.services import generate_due, pause_config, reconcile, resume_config
 from tests.recurring.factories import make_config, make_template, utc
 from workflows.models import Run, Task, TaskSource
 
 pytestmark = pytest.mark.django_db
+
+
+def by_hand(schedule, *, at):
+    """``generate_due`` as a person's pass (the command), as if the clock read ``at``."""
+    with time_machine.travel(at, tick=False):
+        return generate_due(schedule, at=at, trigger=GenerationTrigger.COMMAND)
+
+
+def run_schedules(*, at, **kwargs):
+    """``services.run_schedules`` as if the clock read ``at``: a pass is never run for the future."""
+    with time_machine.travel(at, tick=False):
+        return services.run_schedules(at=at, **kwargs)
+
 
 D = dt.date
 
@@ -103,7 +117,7 @@ def test_a_pass_at_an_earlier_instant_never_moves_next_fire_at_back():
     config = make_config(created=utc(2028, 2, 1, 12))
     generate_due(fresh(config), at=utc(2028, 2, 5, 9), trigger=GenerationTrigger.RECONCILE)
 
-    generate_due(fresh(config), at=utc(2028, 2, 3, 9), trigger=GenerationTrigger.COMMAND)
+    by_hand(fresh(config), at=utc(2028, 2, 3, 9))
 
     assert fresh(config).next_fire_at == utc(2028, 2, 6, 9)
 
@@ -245,7 +259,7 @@ def test_missed_windows_are_reported_once_not_on_every_later_pass(admin_user):
     config = make_config(created=utc(2028, 1, 1, 8), cron="0 9 * * *")
     generate_due(fresh(config), at=utc(2028, 1, 5, 9, 30), trigger=GenerationTrigger.RECONCILE)
 
-    again = generate_due(fresh(config), at=utc(2028, 1, 5, 9, 30), trigger=GenerationTrigger.COMMAND)
+    again = by_hand(fresh(config), at=utc(2028, 1, 5, 9, 30))
     next_day = generate_due(fresh(config), at=utc(2028, 1, 6, 9), trigger=GenerationTrigger.BEAT)
 
     assert (again.generated, again.skipped, again.missed) == (0, 1, 0)
@@ -258,7 +272,7 @@ def test_rerunning_the_scheduler_at_the_same_instant_reports_the_existing_due_wi
     at = utc(2028, 1, 5, 9, 30)
     generate_due(fresh(config), at=at, trigger=GenerationTrigger.RECONCILE)
 
-    again = generate_due(fresh(config), at=at, trigger=GenerationTrigger.COMMAND)
+    again = by_hand(fresh(config), at=at)
 
     assert (again.generated, again.skipped, again.missed) == (0, 5, 0)
     assert again.existing == [D(2028, 1, day) for day in range(1, 6)]
@@ -334,7 +348,7 @@ def test_template_generated_twice_yields_one_run_and_a_deleted_task_is_recovered
 
     second = generate_due(template, at=at, trigger=GenerationTrigger.RECONCILE)
     Task.objects.get(run__template=template, template_task_ref="draft").delete()
-    third = generate_due(template, at=at, trigger=GenerationTrigger.COMMAND)
+    third = by_hand(template, at=at)
 
     assert Run.objects.filter(template=template).count() == 1
     assert (second.generated, second.skipped, second.recovered) == (0, 1, 0)
