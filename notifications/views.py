@@ -15,6 +15,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
+from portal.roles import is_portal_admin
 from workflows.errors import DomainError
 
 from .forms import PreferencesForm
@@ -62,6 +63,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
             "type": type_,
             "states": STATE_FILTERS,
             "types": NotificationType.choices,
+            "can_admin": is_portal_admin(request.user),
         },
     )
 
@@ -81,7 +83,11 @@ def _back(request: HttpRequest) -> HttpResponse:
 
 def _after_action(request: HttpRequest, notification: Notification, message: str) -> HttpResponse:
     if request.htmx:
-        response = render(request, "notifications/inbox.html#row", {"n": notification, "flash": message})
+        response = render(
+            request,
+            "notifications/inbox.html#row",
+            {"n": notification, "flash": message, "can_admin": is_portal_admin(request.user)},
+        )
         return trigger_client_event(response, "notifications-changed")
     messages.success(request, message)
     return _back(request)

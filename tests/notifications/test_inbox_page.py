@@ -103,3 +103,15 @@ def test_action_never_redirects_off_site(client, operator):
     [m] = notify("task-due", recipients=[operator], dedup_key="on", title="Read me too")
     response = client.post(f"{INBOX}{m.pk}/read/", {"next": "/notifications/?state=all"})
     assert response["Location"] == "/notifications/?state=all"
+
+
+@pytest.mark.django_db
+def test_admin_links_are_offered_only_to_admins(client, operator, admin_user):
+    link = "/admin/recurring/recurringconfig/x/backfill/"
+    for person in (operator, admin_user):
+        notify("missed-windows", recipients=[person], dedup_key=f"m-{person.pk}", title="Missed windows", link=link)
+    client.force_login(operator)
+    body = client.get(INBOX).content.decode()
+    assert link not in body and "An admin can act on this" in body
+    client.force_login(admin_user)
+    assert link in client.get(INBOX).content.decode()
