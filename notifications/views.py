@@ -115,7 +115,10 @@ def acknowledge(request: HttpRequest, pk) -> HttpResponse:
     except DomainError as exc:
         if request.htmx:
             response = render(
-                request, "notifications/inbox.html#row", {"n": notification, "error": exc.detail}, status=400
+                request,
+                "notifications/inbox.html#row",
+                {"n": notification, "error": exc.detail, "can_admin": is_portal_admin(request.user)},
+                status=400,
             )
             # htmx does not swap 4xx by default; retarget so the error shows in place.
             response["HX-Reswap"] = "outerHTML"
