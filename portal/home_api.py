@@ -59,12 +59,12 @@ class HomeTaskSerializer(serializers.Serializer):
     priority = serializers.CharField()
     due_date = serializers.DateField()
     due_time = serializers.TimeField(allow_null=True)
-    assignee = serializers.SerializerMethodField()
+    assignee = serializers.CharField(source="assignee.username", read_only=True, allow_null=True)
     area = serializers.CharField()
     source = serializers.CharField()
     source_label = serializers.CharField()
-    recurring_config = serializers.SerializerMethodField()
-    run = serializers.SerializerMethodField()
+    recurring_config = ConfigRefSerializer(read_only=True, allow_null=True)
+    run = RunRefSerializer(read_only=True, allow_null=True)
     stage = serializers.CharField()
     waiting_for = serializers.CharField()
     follow_up_at = serializers.DateField(allow_null=True)
@@ -72,19 +72,6 @@ class HomeTaskSerializer(serializers.Serializer):
     is_blocked = serializers.BooleanField()
     evidence_missing = serializers.BooleanField()
     missing_requirements = serializers.SerializerMethodField()
-
-    def get_assignee(self, task: Task) -> str | None:
-        return task.assignee.username if task.assignee else None
-
-    @extend_schema_field(ConfigRefSerializer(allow_null=True))
-    def get_recurring_config(self, task: Task) -> dict | None:
-        config = task.recurring_config
-        return {"id": config.pk, "title": config.title} if config else None
-
-    @extend_schema_field(RunRefSerializer(allow_null=True))
-    def get_run(self, task: Task) -> dict | None:
-        run = task.run
-        return {"id": run.pk, "title": run.title, "status": run.status} if run else None
 
     def get_missing_requirements(self, task: Task) -> list[str]:
         return task.missing_requirements()

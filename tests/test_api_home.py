@@ -279,3 +279,16 @@ def test_failures_sharing_a_notification_key_are_one_failure(api):
     failed_generation(config, None, failure_key="automation-failure:recurring:x:schedule:2", error="other")
     failures = home(api)["automation_failures"]
     assert sorted(f["attempts"] for f in failures) == [1, 2]
+
+
+@pytest.mark.django_db
+def test_home_rows_name_the_assignee_or_null(api, operator):
+    import datetime as dt
+
+    from tests.factories import TaskFactory
+
+    TaskFactory(title="Mine", assignee=operator, due_date=dt.date(2028, 2, 2))
+    TaskFactory(title="Nobody's", due_date=dt.date(2028, 2, 2))
+    today = api.get("/api/v1/home/?date=2028-02-02&scope=all").json()["groups"]["today"]
+    assert {row["title"]: row["assignee"] for row in today} == {"Mine": operator.username, "Nobody's": None}
+    assert all(row["recurring_config"] is None and row["run"] is None for row in today)

@@ -269,8 +269,8 @@ class TaskSerializer(serializers.ModelSerializer):
     completed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     source_label = serializers.CharField(read_only=True)
-    recurring_config = serializers.SerializerMethodField()
-    run = serializers.SerializerMethodField()
+    recurring_config = ConfigRefSerializer(read_only=True, allow_null=True)
+    run = RunRefSerializer(read_only=True, allow_null=True)
     requires_link = serializers.SerializerMethodField()
     requirements = serializers.SerializerMethodField()
     missing_requirements = serializers.SerializerMethodField()
@@ -322,16 +322,6 @@ class TaskSerializer(serializers.ModelSerializer):
             "archived_at",
         ]
         read_only_fields = fields
-
-    @extend_schema_field(ConfigRefSerializer(allow_null=True))
-    def get_recurring_config(self, task: Task) -> dict | None:
-        config = task.recurring_config
-        return {"id": config.pk, "title": config.title} if config else None
-
-    @extend_schema_field(RunRefSerializer(allow_null=True))
-    def get_run(self, task: Task) -> dict | None:
-        run = task.run
-        return {"id": run.pk, "title": run.title, "status": run.status} if run else None
 
     def get_requires_link(self, task: Task) -> str | None:
         return _empty_as_none(task.requires_link)
@@ -896,14 +886,11 @@ class RunTaskSerializer(serializers.Serializer):
     stage = serializers.CharField()
     status = serializers.CharField()
     due_date = serializers.DateField()
-    assignee = serializers.SerializerMethodField()
+    assignee = serializers.CharField(source="assignee.username", read_only=True, allow_null=True)
     waiting_for = serializers.CharField()
     follow_up_at = serializers.DateField(allow_null=True)
     is_blocked = serializers.BooleanField()
     evidence_missing = serializers.BooleanField()
-
-    def get_assignee(self, task: Task) -> str | None:
-        return task.assignee.username if task.assignee else None
 
 
 class NextDueTaskSerializer(serializers.Serializer):
