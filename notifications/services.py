@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Q
 
-from portal.roles import ADMINS, OPERATORS
+from workflows.members import admins as admin_people
+from workflows.members import members
 from workflows.models import Run, Task
 
 from .models import Notification, NotificationType
@@ -22,16 +22,13 @@ BULK_BATCH_SIZE = 500
 
 
 def portal_members() -> list:
-    """Every active member of Operators and Admins (and superusers)."""
-    return list(
-        User.objects.filter(is_active=True)
-        .filter(Q(groups__name__in=[OPERATORS, ADMINS]) | Q(is_superuser=True))
-        .distinct()
-    )
+    """Every portal member (``workflows.members.members``), as a list of recipients."""
+    return list(members())
 
 
 def admins() -> list:
-    return list(User.objects.filter(is_active=True).filter(Q(groups__name=ADMINS) | Q(is_superuser=True)).distinct())
+    """Every Admin and superuser (``workflows.members.admins``), as a list of recipients."""
+    return list(admin_people())
 
 
 def task_recipients(task: Task) -> list:

@@ -15,8 +15,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
-from portal.roles import is_portal_admin
 from workflows.errors import DomainError
+from workflows.members import is_admin
 
 from .forms import PreferencesForm
 from .models import ChannelPreference, Notification, NotificationType
@@ -63,7 +63,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
             "type": type_,
             "states": STATE_FILTERS,
             "types": NotificationType.choices,
-            "can_admin": is_portal_admin(request.user),
+            "can_admin": is_admin(request.user),
         },
     )
 
@@ -86,7 +86,7 @@ def _after_action(request: HttpRequest, notification: Notification, message: str
         response = render(
             request,
             "notifications/inbox.html#row",
-            {"n": notification, "flash": message, "can_admin": is_portal_admin(request.user)},
+            {"n": notification, "flash": message, "can_admin": is_admin(request.user)},
         )
         return trigger_client_event(response, "notifications-changed")
     messages.success(request, message)
@@ -117,7 +117,7 @@ def acknowledge(request: HttpRequest, pk) -> HttpResponse:
             response = render(
                 request,
                 "notifications/inbox.html#row",
-                {"n": notification, "error": exc.detail, "can_admin": is_portal_admin(request.user)},
+                {"n": notification, "error": exc.detail, "can_admin": is_admin(request.user)},
                 status=400,
             )
             # htmx does not swap 4xx by default; retarget so the error shows in place.

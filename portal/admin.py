@@ -12,7 +12,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.functional import empty
 
-from .roles import is_portal_admin
+from workflows.members import is_admin
 
 
 class PortalAdminSite(admin.AdminSite):
@@ -26,7 +26,7 @@ class PortalAdminSite(admin.AdminSite):
     def has_permission(self, request: HttpRequest) -> bool:
         """Active staff who are Admins or superusers; an operator never, even one flagged staff."""
         user = request.user
-        return bool(user.is_active and user.is_staff and is_portal_admin(user))
+        return bool(user.is_active and user.is_staff and is_admin(user))
 
 
 def _install_portal_site() -> None:

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 
-from .roles import is_portal_admin, is_portal_member
+from workflows.members import is_admin, is_member
 
 OPEN_PREFIXES = ("/accounts/login/", "/health/", settings.STATIC_URL)
 
@@ -25,7 +25,7 @@ class LoginRequiredEverywhereMiddleware:
         if path.startswith(OPEN_PREFIXES) or path.startswith("/api/"):
             return self.get_response(request)
         if path.startswith("/admin/"):
-            if request.user.is_authenticated and not is_portal_admin(request.user):
+            if request.user.is_authenticated and not is_admin(request.user):
                 return HttpResponseForbidden(
                     '<h1>403 Forbidden</h1><p>The admin is for Admins only. <a href="/">Back to the portal</a></p>'
                 )
@@ -36,7 +36,7 @@ class LoginRequiredEverywhereMiddleware:
                 response["HX-Redirect"] = settings.LOGIN_URL and "/accounts/login/"
                 return response
             return redirect_to_login(request.get_full_path())
-        if not is_portal_member(request.user) and path != "/accounts/logout/":
+        if not is_member(request.user) and path != "/accounts/logout/":
             return HttpResponseForbidden(
                 "<h1>403 Forbidden</h1><p>Your account is not a member of Operators or Admins. "
                 "Ask an admin for access.</p>"

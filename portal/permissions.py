@@ -1,6 +1,6 @@
 from rest_framework.permissions import BasePermission
 
-from .roles import is_portal_member
+from workflows.members import is_member
 
 
 class IsPortalMember(BasePermission):
@@ -9,4 +9,4 @@ class IsPortalMember(BasePermission):
     message = "You must be a member of Operators or Admins to use the API."
 
     def has_permission(self, request, view) -> bool:
-        return is_portal_member(request.user)
+        return is_member(request.user)

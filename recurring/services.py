@@ -64,8 +64,8 @@ from django.utils import timezone
 
 from notifications.models import Notification, NotificationType
 from notifications.services import Notice, admins, notify, notify_batch, portal_members, schedule_recipients
-from workflows.api import portal_member_queryset
 from workflows.errors import DomainError
+from workflows.members import members as portal_member_queryset
 from workflows.models import Priority, Run, Task, TaskSource, TriggerType, WorkflowTemplate
 from workflows.services import instantiate_run
 
@@ -1658,7 +1658,7 @@ def _as_date(value: Any, name: str) -> dt.date:
 def resolve_assignee(value: Any, *, current_id: int | None = None):
     """The assignee named by ``value``: a user, their username, their id, or nothing
     (unassigned). Work goes only to an active portal member — Operators, Admins, superusers: the
-    rule of ``workflows.api.portal_member_queryset``, which the task API and the admin apply too —
+    rule of ``workflows.members.members``, which the task API and the admin apply too —
     since anyone else could never see it. Keeping the config's current assignee (``current_id``)
     after they left is no change and stays allowed. Refusals: ``unknown_user`` when no active
     user has that name, ``validation_error`` naming a user who is not a portal member."""

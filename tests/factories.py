@@ -8,7 +8,7 @@ import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from portal.roles import ADMINS, OPERATORS
+from workflows.members import ADMINS, OPERATORS
 from workflows.models import Proof, ProofKind, Run, Task, TemplateTask, WorkflowTemplate
 
 User = get_user_model()

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.http import FileResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -35,10 +35,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
-from portal.roles import ADMINS, OPERATORS
-
 from . import services
 from .errors import DomainError
+from .members import members
 from .models import (
     MAX_ESTIMATE_MINUTES,
     MAX_OFFSET_DAYS,
@@ -73,15 +72,6 @@ TASK_ACTIONS = ("start", "complete", "wait", "follow-up-sent", "response-receive
 # ---------------------------------------------------------------------------------------------
 
 
-def portal_member_queryset() -> QuerySet:
-    """People work can be assigned to: active members of Operators or Admins, and superusers."""
-    return (
-        User.objects.filter(is_active=True)
-        .filter(Q(groups__name__in=[OPERATORS, ADMINS]) | Q(is_superuser=True))
-        .distinct()
-    )
-
-
 class PortalMemberField(serializers.SlugRelatedField):
     """A person named by username. Writing refuses anyone who is not an active portal member, so
     work is never assigned to someone who cannot see it."""
@@ -93,7 +83,7 @@ class PortalMemberField(serializers.SlugRelatedField):
 
     def __init__(self, **kwargs: Any) -> None:
         if not kwargs.get("read_only"):
-            kwargs.setdefault("queryset", portal_member_queryset())
+            kwargs.setdefault("queryset", members())
         super().__init__(slug_field="username", **kwargs)
 
 

@@ -23,8 +23,8 @@ from django.db import models
 from django.db.models import Q, QuerySet
 from django.forms.models import BaseInlineFormSet
 
-from .api import portal_member_queryset
 from .errors import DomainError
+from .members import members
 from .models import RESOLVED_STATUSES, ProofKind, RunLink, Task, TemplateTask, WorkflowTemplate
 from .services import TASK_CREATE_FIELDS, TEMPLATE_FIELDS, TEMPLATE_TASK_FIELDS, validate_template_definition
 
@@ -78,7 +78,7 @@ def _domain_error_to_form(form: forms.BaseForm, exc: DomainError) -> None:
 def assignable_people() -> QuerySet:
     """Who work may be assigned to in the admin: the API's rule (active Operators, Admins and
     superusers), so both refuse the same people."""
-    return User.objects.filter(pk__in=portal_member_queryset().values("pk")).order_by("username")
+    return User.objects.filter(pk__in=members().values("pk")).order_by("username")
 
 
 def assignee_field_options() -> dict[str, Any]:
@@ -124,7 +124,7 @@ def check_task_edit(task: Task, changes: dict[str, Any]) -> None:
         assignee is not None
         and assignee.pk != task.assignee_id
         # Asked of the database, not of the user object the form loaded: they may have left since.
-        and not portal_member_queryset().filter(pk=assignee.pk).exists()
+        and not members().filter(pk=assignee.pk).exists()
     ):
         raise DomainError(
             "validation_error", NOT_A_PORTAL_MEMBER.format(username=assignee.get_username()), field="assignee"

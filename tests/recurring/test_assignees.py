@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import Group
 
-from portal.roles import OPERATORS
 from recurring.models import RecurringConfig
 from recurring.services import save_config
 from tests.factories import UserFactory
 from workflows.errors import DomainError
+from workflows.members import OPERATORS
 
 pytestmark = pytest.mark.django_db
 

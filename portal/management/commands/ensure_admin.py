@@ -9,7 +9,7 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from portal.roles import ADMINS
+from workflows.members import ADMINS
 
 
 class Command(BaseCommand):

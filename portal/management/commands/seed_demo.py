@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from portal.management.commands.seed_v1_duties import seed_v1_duties
-from portal.roles import ADMINS, OPERATORS
+from workflows.members import ADMINS, OPERATORS
 from workflows.models import Run, Task, WorkflowTemplate, add_proof, portal_today
 from workflows.seeds import NEWSLETTER, SOCIAL_MEDIA, TAX_REPORT
 from workflows.services import create_manual_task, instantiate_run

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rest_framework.authtoken.models import Token
 
-from portal.roles import is_portal_member
+from workflows.members import is_member
 
 
 class Command(BaseCommand):
@@ -27,7 +27,7 @@ class Command(BaseCommand):
             raise CommandError(f"No user named '{username}'.") from None
         if not user.is_active:
             raise CommandError(f"User '{username}' is inactive; activate the account first.")
-        if not is_portal_member(user):
+        if not is_member(user):
             # Still printed (an admin may add the group later), but the API would answer 403.
             self.stderr.write(
                 f"Warning: '{username}' is not in Operators or Admins; the API refuses them until they are."

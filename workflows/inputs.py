@@ -1,0 +1,129 @@
+"""How every door reads dates, instants, booleans and ids: one strict parser each.
+
+Pages (Django forms), the API (serializers), the admin and the management commands all call these,
+so a date that one door accepts is accepted by every other door, with the same message when it is
+refused. Refusals raise :class:`workflows.errors.DomainError`; the form and serializer fields below
+translate them into their own validation errors, and commands into a one-line ``CommandError``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django import forms
+from django.conf import settings
+from django.utils import timezone
+from rest_framework import serializers
+
+from .errors import DomainError
+
+#: Exactly ``YYYY-MM-DD``: ``date.fromisoformat`` alone would also take ``20261101`` or ``2026-W47-1``.
+DATE_FORMAT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+#: An ISO 8601 date-time with a ``T`` or a space, minutes required, seconds and offset optional.
+INSTANT_FORMAT = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:?[0-9]{2})?"
+)
+#: Dates past this year are refused before they reach the scheduler: no duty runs that far ahead,
+#: and fire-time arithmetic near ``date.max`` has no room left.
+MAX_YEAR = 9000
+
+TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
+FALSE_WORDS = frozenset({"false", "0", "no", "off"})
+
+
+def strict_date(text: str) -> dt.date:
+    """``text`` as a date when it is exactly ``YYYY-MM-DD`` and a real date; ValueError otherwise."""
+    if not isinstance(text, str) or not DATE_FORMAT.fullmatch(text):
+        raise ValueError(text)
+    return dt.date.fromisoformat(text)
+
+
+def parse_date(value: Any, name: str, *, required: bool = True) -> dt.date | None:
+    """A date (a ``date`` object, not a ``datetime``, or exactly ``YYYY-MM-DD`` text) no later than
+    year ``MAX_YEAR``. Refused with ``validation_error`` when missing or too far ahead and with
+    ``invalid_date`` when malformed, naming the field either way."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if not required:
+            return None
+        raise DomainError("validation_error", f"{name} is required (YYYY-MM-DD).", field=name)
+    if isinstance(value, dt.datetime):
+        raise DomainError("invalid_date", f"{name}: '{value}' is a date-time; give a date (YYYY-MM-DD).", field=name)
+    if isinstance(value, dt.date):
+        day = value
+    else:
+        try:
+            day = strict_date(value.strip() if isinstance(value, str) else value)
+        except ValueError:
+            detail = f"{name}: '{value}' is not a date in YYYY-MM-DD form."
+            raise DomainError("invalid_date", detail, field=name) from None
+    if day.year > MAX_YEAR:
+        detail = f"{name}: {day.isoformat()} is too far ahead (year {MAX_YEAR} at most)."
+        raise DomainError("validation_error", detail, field=name)
+    return day
+
+
+def parse_instant(value: Any, name: str) -> dt.datetime:
+    """An ISO 8601 date-time (``INSTANT_FORMAT``); without an offset it is read in
+    ``PORTAL_TIME_ZONE``. Refused with ``invalid_datetime`` naming the field."""
+    text = value.strip() if isinstance(value, str) else ""
+    try:
+        if not INSTANT_FORMAT.fullmatch(text):
+            raise ValueError(text)
+        instant = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise DomainError(
+            "invalid_datetime",
+            f"{name}: '{value}' is not an ISO 8601 date-time (e.g. 2028-02-02T09:00:00+00:00).",
+            field=name,
+        ) from None
+    if timezone.is_naive(instant):
+        instant = instant.replace(tzinfo=ZoneInfo(settings.PORTAL_TIME_ZONE))
+    return instant
+
+
+def parse_bool(value: Any, name: str, *, default: bool = False) -> bool:
+    """``true/false``, ``1/0``, ``yes/no``, ``on/off`` (any case) or a real boolean; empty means
+    ``default``."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    lowered = str(value).strip().lower()
+    if lowered in TRUE_WORDS:
+        return True
+    if lowered in FALSE_WORDS:
+        return False
+    raise DomainError("validation_error", f"{name} must be true or false; got '{value}'.", field=name)
+
+
+def parse_uuid(value: Any, name: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise DomainError("validation_error", f"{name}: '{value}' is not a valid id.", field=name) from None
+
+
+class StrictDateFormField(forms.DateField):
+    """The page forms' date field: :func:`parse_date`'s rules, its message as the form error."""
+
+    def to_python(self, value: Any) -> dt.date | None:
+        try:
+            return parse_date(value, self.label or "date", required=False)
+        except DomainError as exc:
+            raise forms.ValidationError(exc.detail, code=exc.code) from None
+
+
+class StrictDateField(serializers.DateField):
+    """The API's date field: exactly ``YYYY-MM-DD``, no later than year ``MAX_YEAR``."""
+
+    def to_internal_value(self, value: Any) -> dt.date:
+        if not isinstance(value, str) or not DATE_FORMAT.fullmatch(value.strip()):
+            raise serializers.ValidationError("Enter a date in YYYY-MM-DD form.")
+        day = super().to_internal_value(value.strip())
+        if day.year > MAX_YEAR:
+            raise serializers.ValidationError(f"The date is too far ahead (year {MAX_YEAR} at most).")
+        return day
