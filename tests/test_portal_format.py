@@ -1,0 +1,49 @@
+"""One date style for people: the ``portal_format`` filters."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import time_machine
+
+from portal.templatetags.portal_format import choice_label, due_phrase, human_date, human_datetime
+from workflows.models import Task, TaskStatus
+
+NOW = dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def _frozen(settings):
+    settings.PORTAL_TIME_ZONE = "Europe/Berlin"
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+def test_nearby_days_are_words_and_others_are_short_dates():
+    assert human_date(dt.date(2026, 12, 4)) == "today"
+    assert human_date(dt.date(2026, 12, 5)) == "tomorrow"
+    assert human_date(dt.date(2026, 12, 3)) == "yesterday"
+    assert human_date(dt.date(2026, 12, 11)) == "Fri 11 Dec"
+    assert human_date(dt.date(2026, 12, 4), False) == "Fri 4 Dec"
+    assert human_date(dt.date(2027, 1, 8)) == "Fri 8 Jan 2027"
+    assert human_date(None) == ""
+
+
+def test_date_times_read_in_the_operators_zone():
+    late_evening_utc = dt.datetime(2026, 12, 4, 23, 30, tzinfo=dt.UTC)  # 00:30 on the 5th in Berlin
+    assert human_datetime(late_evening_utc) == "tomorrow 00:30"
+    assert human_date(late_evening_utc) == "tomorrow"
+
+
+def test_due_phrases_count_days_from_today():
+    assert due_phrase(dt.date(2026, 12, 1)) == "3 days overdue"
+    assert due_phrase(dt.date(2026, 12, 3)) == "1 day overdue"
+    assert due_phrase(dt.date(2026, 12, 4)) == "due today"
+    assert due_phrase(dt.date(2026, 12, 5)) == "due tomorrow"
+    assert due_phrase(dt.date(2026, 12, 8)) == "due in 4 days"
+    assert due_phrase(dt.date(2026, 12, 25)) == "due Fri 25 Dec"
+
+
+def test_enum_values_show_their_labels():
+    assert choice_label(Task(status=TaskStatus.IN_PROGRESS), "status") == "In progress"
