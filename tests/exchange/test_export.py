@@ -389,3 +389,11 @@ def test_admin_downloads_the_export_as_a_zip_and_sees_the_last_validation(client
     assert check.ok and check.checked_by == admin_user
     page = client.get("/admin/export/").content.decode()
     assert "Clean" in page and "tasks.jsonl" in page
+
+
+def test_the_documented_format_lists_every_field_of_every_file_in_order():
+    text = (Path(settings.BASE_DIR) / "docs" / "export.md").read_text(encoding="utf-8")
+    for entity in ENTITIES:
+        row = next(line for line in text.splitlines() if line.startswith(f"| `{entity.file_name}` |"))
+        documented = [part.split("`")[1] for part in row.split("|")[3].split("), ")]
+        assert documented == [spec.name for spec in entity.fields], entity.file_name
