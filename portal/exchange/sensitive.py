@@ -77,10 +77,8 @@ def _secret_params(url: str) -> tuple[list[str], str | None]:
     has_password = parts.password is not None
     if not secret and not has_password:
         return [], None
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc = f"{netloc}:{parts.port}"
-    if parts.username and not has_password:
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    if parts.username:
         netloc = f"{parts.username}@{netloc}"
     kept = urlencode([(k, v) for k, v in pairs if k not in secret])
     names = [*secret, *(["password in the URL"] if has_password else [])]
