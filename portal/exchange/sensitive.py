@@ -44,6 +44,9 @@ _PASSWORD_HASH_RE = re.compile(
 )
 _BEARER_RE = re.compile(r"\b(?:bearer|token)\s+[A-Za-z0-9._~+/=-]{20,}", re.IGNORECASE)
 _JWT_RE = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
+# One pass that every secret shape above needs to match; most text fails it at once.
+_MAYBE_SECRET_RE = re.compile(r"://|\$|data:|eyJ|bearer|token|[A-Za-z0-9+/_-]{100}", re.IGNORECASE)
+_SHORTEST_SECRET = 10
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,8 @@ def _looks_like_blob(candidate: str) -> bool:
 
 def findings(value: str) -> list[Finding]:
     """Every secret-looking part of one text value, in order, without overlaps."""
+    if len(value) < _SHORTEST_SECRET or not _MAYBE_SECRET_RE.search(value):
+        return []
     found: list[Finding] = []
     for match in _URL_RE.finditer(value):
         url = match.group(0).rstrip(".,;:!?)]}")
