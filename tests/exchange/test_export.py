@@ -391,6 +391,22 @@ def test_admin_downloads_the_export_as_a_zip_and_sees_the_last_validation(client
     assert "Clean" in page and "tasks.jsonl" in page
 
 
+def test_admin_export_page_shows_the_latest_check_in_a_constant_number_of_queries(
+    client, admin_user, django_assert_max_num_queries
+):
+    client.force_login(admin_user)
+    report = validate_export(Path("/nonexistent/export"))
+    ExportCheck.record(report, source=ExportCheck.Source.COMMAND, location="/nonexistent/export")
+    with django_assert_max_num_queries(6):
+        assert client.get("/admin/export/").status_code == 200
+    for _ in range(20):
+        ExportCheck.record(report, source=ExportCheck.Source.COMMAND, location="/nonexistent/export")
+    with django_assert_max_num_queries(6):
+        page = client.get("/admin/export/").content.decode()
+    assert "1 problem" in page and "/nonexistent/export: not a folder" not in page
+    assert "/nonexistent/export:0 -: not a folder" in page
+
+
 def test_the_documented_format_lists_every_field_of_every_file_in_order():
     text = (Path(settings.BASE_DIR) / "docs" / "export.md").read_text(encoding="utf-8")
     for entity in ENTITIES:
