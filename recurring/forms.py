@@ -1,11 +1,15 @@
-"""Admin forms of the scheduler: the recurring config form (cron and time zone checked with the
-reason shown), the backfill date range and the acknowledgement note of a failed generation run."""
+"""Forms of the scheduler, shared by the admin and the Recurring pages: the recurring config form
+(cron and time zone checked with the reason shown, assignees limited to portal members), the
+backfill date range and the acknowledgement note of a failed generation run."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from django import forms
+
+from workflows.forms import assignee_field_options, keep_current_assignee
+from workflows.inputs import StrictDateFormField
 
 from . import cron
 from .models import RecurringConfig
@@ -32,6 +36,17 @@ class RecurringConfigForm(forms.ModelForm):
             "enabled": "Untick to pause: no new work; history stays. Re-enabling resumes from now on.",
         }
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Work goes to portal members only (the rule of ``services.resolve_assignee``); a
+        # config's own assignee who has since left stays selectable on that config.
+        assignee = self.fields.get("assignee")
+        if assignee is not None:
+            options = assignee_field_options()
+            assignee.queryset = options["queryset"]
+            assignee.error_messages.update(options["error_messages"])
+            keep_current_assignee(self)
+
     def clean_cron_expression(self) -> str:
         value = self.cleaned_data["cron_expression"]
         try:
@@ -50,8 +65,12 @@ class BackfillForm(forms.Form):
     """A backfill date range. The range rules (at most 366 days, end not before start, no window
     in the future, bounded by the start date) are the services' and come back as form errors."""
 
-    start_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), help_text="First window date.")
-    end_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), help_text="Last window date.")
+    start_date = StrictDateFormField(
+        label="Start date", widget=forms.DateInput(attrs={"type": "date"}), help_text="First window date."
+    )
+    end_date = StrictDateFormField(
+        label="End date", widget=forms.DateInput(attrs={"type": "date"}), help_text="Last window date."
+    )
 
     def clean(self) -> dict:
         cleaned = super().clean()
