@@ -24,16 +24,26 @@ class RecurringConfigForm(forms.ModelForm):
     """Validates the schedule with ``recurring.cron`` (the same check the API and the services
     apply), so a refused expression shows the reason next to the field."""
 
-    instructions_url = forms.URLField(required=False, max_length=2000, assume_scheme="https")
+    instructions_url = forms.URLField(label="Instructions link", required=False, max_length=2000, assume_scheme="https")
 
     class Meta:
         model = RecurringConfig
         fields = CONFIG_FORM_FIELDS
+        labels = {
+            "timezone": "Time zone",
+            "estimate_minutes": "Estimate (minutes)",
+            "requires_link": "Requires a link",
+            "requires_file": "Requires a file",
+            "requires_proof_note": "Requires a proof note",
+            "enabled": "Active",
+            "catch_up": "After an outage, generate",
+        }
         help_texts = {
             "cron_expression": "Five fields: minute hour day-of-month month day-of-week, e.g. '0 9 * * MON-FRI'. "
             "When both day fields are restricted a day matches if either matches.",
             "timezone": "IANA name, e.g. Europe/Berlin. Windows are calendar dates in this zone.",
             "enabled": "Untick to pause: no new work; history stays. Re-enabling resumes from now on.",
+            "estimate_minutes": "How long one occurrence usually takes.",
         }
 
     def __init__(self, *args, **kwargs) -> None:
@@ -45,6 +55,7 @@ class RecurringConfigForm(forms.ModelForm):
             options = assignee_field_options()
             assignee.queryset = options["queryset"]
             assignee.error_messages.update(options["error_messages"])
+            assignee.empty_label = "Unassigned"
             keep_current_assignee(self)
 
     def clean_cron_expression(self) -> str:

@@ -125,9 +125,16 @@ def _config_row(config: RecurringConfig, *, now: dt.datetime) -> ScheduleRow:
     )
 
 
+def _trigger_schedule(template: WorkflowTemplate) -> RecurringConfig:
+    """A template's trigger as an unsaved schedule, so its fire times are read by the same rule
+    as a config's (from ``starts_on`` on, in the trigger's zone)."""
+    return RecurringConfig(
+        cron_expression=template.trigger_schedule, timezone=template.trigger_timezone, starts_on=template.starts_on
+    )
+
+
 def _template_row(template: WorkflowTemplate, *, now: dt.datetime) -> ScheduleRow:
-    # The scheduler's own cursor: the next fire time it will act on.
-    next_fire = template.next_fire_at if template.schedule_active else None
+    fires = upcoming_fire_times(_trigger_schedule(template), after=now, count=1) if template.schedule_active else []
     return ScheduleRow(
         kind="templates",
         schedule=template,
@@ -138,7 +145,7 @@ def _template_row(template: WorkflowTemplate, *, now: dt.datetime) -> ScheduleRo
         assignee=None,
         last_run=last_run_of(template),
         generated=template.generated_count,
-        next_fire=_wall_clock(next_fire, ZoneInfo(template.trigger_timezone)),
+        next_fire=_wall_clock(fires[0], ZoneInfo(template.trigger_timezone)) if fires else None,
         failing=template.failing,
     )
 
@@ -240,14 +247,8 @@ def _after_action(request: HttpRequest, kind: str, pk, outcome: dict, *, status:
 
 def _generate_outcome(schedule, result: services.GenerationResult, *, now: dt.datetime) -> dict:
     """What generate-now did, and when nothing was generated, why: the schedule is paused, the
-    due window already exists, or no window is due yet (with the next one)."""
-    if isinstance(schedule, RecurringConfig):
-        zone = schedule.zone
-        fires = upcoming_fire_times(schedule, after=now, count=1)
-        next_fire = fires[0] if fires else None
-    else:
-        zone = ZoneInfo(schedule.trigger_timezone)
-        next_fire = schedule.next_fire_at
+    due window already exists, or no window is due yet (the row shows the next one)."""
+    zone = schedule.zone if isinstance(schedule, RecurringConfig) else ZoneInfo(schedule.trigger_timezone)
     today = now.astimezone(zone).date()
     return {
         "action": "generate",
@@ -260,7 +261,6 @@ def _generate_outcome(schedule, result: services.GenerationResult, *, now: dt.da
         "existing": result.existing,
         "existing_today": result.existing == [today],
         "missed": result.missed,
-        "next_fire": _wall_clock(next_fire, zone) if schedule.schedule_active else None,
     }
 
 
@@ -283,7 +283,6 @@ def schedule_action(request: HttpRequest, kind: str, pk, action: str) -> HttpRes
                 outcome = {"action": "resume", "level": "ok"}
             else:
                 result = services.generate_due(schedule, at=now, trigger=GenerationTrigger.UI, by=request.user)
-                schedule.refresh_from_db()
                 outcome = _generate_outcome(schedule, result, now=now)
     except DomainError as exc:
         return _after_action(request, kind, pk, {"level": "error", "error": exc.detail}, status=exc.status)
@@ -350,6 +349,7 @@ def _config_form(*, data=None, initial=None, instance: RecurringConfig | None = 
     form = RecurringConfigForm(data=data, initial=initial, instance=instance)
     form.fields["timezone"].widget = forms.Select(choices=ZONE_CHOICES)
     form.fields["starts_on"].widget = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    form.fields["instructions"].widget.attrs["rows"] = 3
     form.fields["cron_expression"].widget.attrs.update(
         {"autocomplete": "off", "spellcheck": "false", "autocapitalize": "off", "inputmode": "text"}
     )

@@ -146,6 +146,7 @@ def test_list_shows_configs_and_automatic_templates_with_their_schedule_and_hist
     assert "Succeeded" in text and "2 generated, 0 skipped" in text  # last run and its result
     # The next fire time, in the schedule's own zone (10:00 Berlin, not 09:00 UTC).
     assert "Wed 9 Dec 10:00" in text
+    assert "tomorrow 09:00" in text  # the template's next trigger, Tuesday
     assert "Active" in text and "Workflow template" in text
     assert f'id="schedule-{template.pk}"' in response.content.decode()
     assert "<html" in response.content.decode()
