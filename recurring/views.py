@@ -194,13 +194,14 @@ def _row(kind: str, pk) -> ScheduleRow:
 
 
 def _list_context(request: HttpRequest, params: QueryDict) -> tuple[dict, int]:
+    """Configs, then automatic templates; the failing ones first in each."""
     now = timezone.now()
     config_filter = RecurringConfigFilterSet(params, queryset=_configs())
     template_filter = TemplateScheduleFilterSet(params, queryset=_templates())
     if not config_filter.is_valid():
         return {"filter": config_filter, "rows": [], "filtered": True}, 400
-    rows = [_config_row(c, now=now) for c in config_filter.qs.order_by("title", "id")]
-    rows += [_template_row(t, now=now) for t in template_filter.qs.order_by("name", "id")]
+    rows = [_config_row(c, now=now) for c in config_filter.qs.order_by("-failing", "title", "id")]
+    rows += [_template_row(t, now=now) for t in template_filter.qs.order_by("-failing", "name", "id")]
     filtered = any(config_filter.form.cleaned_data.get(name) for name in ("state", "archived", "failing"))
     return {"filter": config_filter, "rows": rows, "filtered": filtered}, 200
 
