@@ -33,6 +33,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 # with its "automatic templates only" check); the schedule readers come from the API module.
 from workflows.admin import _set_trigger_enabled as set_trigger_enabled
 from workflows.errors import DomainError
+from workflows.inputs import strict_date
 from workflows.models import Run, WorkflowTemplate
 
 from . import services
@@ -369,12 +370,10 @@ def preview_of(values: QueryDict | dict) -> dict[str, Any]:
         if name in probe.errors:
             return {"error": " ".join(probe.errors[name])}
     zone = probe.cleaned_data["timezone"]
-    starts_on = None
-    if values.get("starts_on"):
-        try:
-            starts_on = dt.date.fromisoformat(values["starts_on"])
-        except ValueError:
-            starts_on = None
+    try:
+        starts_on = strict_date(values.get("starts_on") or "")
+    except ValueError:
+        starts_on = None  # no start date yet: the schedule starts on the day it is saved
     schedule = RecurringConfig(
         cron_expression=probe.cleaned_data["cron_expression"], timezone=zone, starts_on=starts_on
     )

@@ -393,6 +393,14 @@ def test_preview_shows_the_plain_words_and_the_next_five_fire_times_in_the_zone(
     assert fires == ["2026-12-09T10:00", "2026-12-16T10:00", "2026-12-23T10:00", "2026-12-30T10:00", "2027-01-06T10:00"]
 
 
+def test_preview_starts_at_the_start_date(operator_client):
+    response = operator_client.get(
+        PREVIEW, {"cron_expression": "0 10 * * WED", "timezone": "UTC", "starts_on": "2027-01-01"}, headers=HTMX
+    )
+    fires = re.findall(r'<time datetime="([^"]+)"', response.content.decode())
+    assert fires[0] == "2027-01-06T10:00" and len(fires) == 5
+
+
 def test_preview_gives_the_refusal_reason(operator_client):
     response = operator_client.get(PREVIEW, {"cron_expression": "0 9 L * *", "timezone": "UTC"}, headers=HTMX)
     assert "This schedule is refused" in text_of(response) and "'L'" in text_of(response)
