@@ -38,9 +38,9 @@ from workflows.models import Run, WorkflowTemplate
 
 from . import services
 from .api import configs_with_history, last_run_of, schedule_description, upcoming_fire_times
-from .filters import RecurringConfigFilterSet, TemplateScheduleFilterSet, failing_condition
 from .forms import CONFIG_FORM_FIELDS, BackfillForm, RecurringConfigForm
 from .models import GenerationRun, GenerationTrigger, RecurringConfig
+from .schedule_filters import RecurringConfigFilterSet, TemplateScheduleFilterSet, failing_condition
 
 LIST_TEMPLATE = "recurring/list.html"
 FORM_TEMPLATE = "recurring/config_form.html"

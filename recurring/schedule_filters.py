@@ -1,6 +1,6 @@
-"""List filters of schedules (recurring configs and automatic workflow templates): paused or
-active, archived, failing. One FilterSet per model over the same query parameters, so the
-Recurring page filters both halves of its list with one filter form."""
+"""List filters of the Recurring page's schedules (recurring configs and automatic workflow
+templates): paused or active, archived, failing. One FilterSet per model over the same query
+parameters, so the page filters both halves of its list with one filter form."""
 
 from __future__ import annotations
 
