@@ -1,4 +1,4 @@
-"""celery-beat rows of the schedules (SPEC §4.4).
+"""celery-beat rows of the schedules (``docs/schedules.md``).
 
 Every enabled, unarchived recurring config and automatic template owns one django-celery-beat
 ``PeriodicTask`` per day field set (named ``recurring:<id>:<n>`` / ``template:<id>:<n>``) on a

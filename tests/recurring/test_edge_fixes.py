@@ -21,8 +21,7 @@ from notifications.models import ChannelPreference, Notification, NotificationTy
 from notifications.scanner import scan
 from recurring import cron, services
 from recurring.models import GenerationRun, GenerationStatus
-from tests.factories import OperatorFactory, TaskFactory
-from tests.recurring.factories import make_config, utc
+from tests.factories import OperatorFactory, TaskFactory, make_recurring_config, utc
 from workflows.errors import DomainError
 
 pytestmark = pytest.mark.django_db
@@ -167,7 +166,7 @@ def test_the_sweep_leaves_out_digest_types_and_day_old_notifications(operator, t
 @pytest.fixture
 def daily(time_machine):
     time_machine.move_to(NOW, tick=False)
-    return make_config(created=utc(2028, 1, 1, 8), cron="0 23 * * *", tz="America/New_York")
+    return make_recurring_config(created=utc(2028, 1, 1, 8), cron="0 23 * * *", tz="America/New_York")
 
 
 @pytest.mark.parametrize("body", [[1, 2], "2028-01-01", 5])
@@ -230,7 +229,7 @@ def test_starts_on_near_the_end_of_the_calendar_is_refused(api, daily):
 
 def test_a_range_without_windows_says_why_nothing_was_generated(api, time_machine):
     time_machine.move_to(NOW, tick=False)
-    monthly = make_config(created=utc(2028, 1, 1, 8), cron="0 10 1 * *")
+    monthly = make_recurring_config(created=utc(2028, 1, 1, 8), cron="0 10 1 * *")
 
     response = api.post(
         f"/api/v1/recurring-configs/{monthly.pk}/generate/",
@@ -322,7 +321,7 @@ def test_backfill_of_a_future_range_says_why_nothing_was_generated(daily):
 
 def test_backfill_of_a_range_without_windows_says_so(time_machine):
     time_machine.move_to(NOW, tick=False)
-    monthly = make_config(created=utc(2028, 1, 1, 8), cron="0 10 1 * *")
+    monthly = make_recurring_config(created=utc(2028, 1, 1, 8), cron="0 10 1 * *")
 
     text = run("backfill", "--config", str(monthly.pk), "--start", "2028-02-02", "--end", "2028-02-20")
 

@@ -14,7 +14,7 @@ from portal.selectors import automation_failures
 from recurring import services
 from recurring.models import GenerationRun, GenerationStatus, RecurringConfig
 from recurring.services import acknowledge_failure, acknowledge_failures_by_key, reconcile
-from tests.recurring.factories import make_config, make_template, utc
+from tests.factories import make_automatic_template, make_recurring_config, utc
 from workflows.models import Run, WorkflowTemplate
 from workflows.services import instantiate_run, save_template
 
@@ -28,10 +28,10 @@ FIRE = utc(2028, 2, 2, 9)
 def broken(monkeypatch):
     """Task creation of configs raises."""
 
-    def explode(config, day, *, created_by_id):
+    def explode(config, day, *, created_by_id=None):
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr(services, "_config_task", explode)
+    monkeypatch.setattr(RecurringConfig, "task_for_window", explode)
 
 
 def failure_notices():
@@ -42,7 +42,7 @@ def failure_notices():
 
 
 def test_acknowledging_a_failure_stops_its_retries_until_the_next_regular_fire_time(broken, admin_user):
-    config = make_config(created=utc(2028, 2, 1, 12))
+    config = make_recurring_config(created=utc(2028, 2, 1, 12))
     reconcile(at=FIRE)
     [failed] = GenerationRun.objects.filter(recurring_config=config, status=GenerationStatus.FAILED)
 
@@ -56,7 +56,7 @@ def test_acknowledging_a_failure_stops_its_retries_until_the_next_regular_fire_t
 
 
 def test_acknowledging_the_notice_also_stops_the_retries(broken, admin_user):
-    config = make_config(created=utc(2028, 2, 1, 12))
+    config = make_recurring_config(created=utc(2028, 2, 1, 12))
     reconcile(at=FIRE)
     notice = failure_notices().get(recipient=admin_user)
 
@@ -68,7 +68,7 @@ def test_acknowledging_the_notice_also_stops_the_retries(broken, admin_user):
 
 
 def test_a_later_attempt_of_an_acknowledged_window_is_born_acknowledged_and_not_notified(broken, admin_user):
-    config = make_config(created=utc(2028, 2, 1, 12))
+    config = make_recurring_config(created=utc(2028, 2, 1, 12))
     reconcile(at=FIRE)
     [failed] = GenerationRun.objects.filter(recurring_config=config, status=GenerationStatus.FAILED)
     with time_machine.travel(FIRE + dt.timedelta(seconds=30), tick=False):
@@ -88,7 +88,7 @@ def test_a_later_attempt_of_an_acknowledged_window_is_born_acknowledged_and_not_
 
 
 def test_a_schedule_wide_failure_acknowledged_keeps_its_key_and_raises_no_new_notification(admin_user):
-    config = make_config(created=utc(2028, 2, 1, 12))
+    config = make_recurring_config(created=utc(2028, 2, 1, 12))
     RecurringConfig.objects.filter(pk=config.pk).update(cron_expression="not a cron")
     reconcile(at=FIRE)
     [failed] = GenerationRun.objects.filter(recurring_config=config, status=GenerationStatus.FAILED)
@@ -112,7 +112,7 @@ def test_a_schedule_wide_failure_acknowledged_keeps_its_key_and_raises_no_new_no
 
 
 def test_changing_the_lead_does_not_create_a_second_run_for_a_trigger_date():
-    template = make_template(created=utc(2041, 1, 1, 8), lead_days=7)  # Tuesdays
+    template = make_automatic_template(created=utc(2041, 1, 1, 8), lead_days=7)  # Tuesdays
     first = services.generate_due(template, at=utc(2041, 1, 1, 9), trigger="reconcile")
     with time_machine.travel(utc(2041, 1, 1, 10), tick=False):
         save_template(template=WorkflowTemplate.objects.get(pk=template.pk), data={"trigger_lead_days": 6})
@@ -131,14 +131,14 @@ def test_changing_the_lead_does_not_create_a_second_run_for_a_trigger_date():
 def test_the_database_refuses_two_runs_of_one_trigger_date():
     from django.db import IntegrityError, transaction
 
-    template = make_template(created=utc(2041, 1, 1, 8))
+    template = make_automatic_template(created=utc(2041, 1, 1, 8))
     instantiate_run(template=template, anchor_date=D(2041, 1, 8), trigger_date=D(2041, 1, 1))
     with pytest.raises(IntegrityError), transaction.atomic():
         Run.objects.create(template=template, anchor_date=D(2041, 1, 7), trigger_date=D(2041, 1, 1), title="again")
 
 
 def test_instantiating_for_a_trigger_date_reuses_its_run_whatever_the_anchor():
-    template = make_template(created=utc(2041, 1, 1, 8))
+    template = make_automatic_template(created=utc(2041, 1, 1, 8))
     made = instantiate_run(template=template, anchor_date=D(2041, 1, 8), trigger_date=D(2041, 1, 1))
 
     again = instantiate_run(template=template, anchor_date=D(2041, 1, 7), trigger_date=D(2041, 1, 1))
@@ -157,7 +157,7 @@ def _beat(config, at):
 
 
 def test_a_beat_tick_before_the_next_fire_time_writes_no_generation_run():
-    config = make_config(created=utc(2028, 2, 1, 12), cron="0 9 * * *")
+    config = make_recurring_config(created=utc(2028, 2, 1, 12), cron="0 9 * * *")
     _beat(config, utc(2028, 2, 2, 9, 0, 1))
 
     for hour in (10, 11, 12):  # an hourly entry of a daily schedule
@@ -167,7 +167,7 @@ def test_a_beat_tick_before_the_next_fire_time_writes_no_generation_run():
 
 
 def test_a_beat_tick_during_the_retry_back_off_does_not_generate(broken):
-    config = make_config(created=utc(2028, 2, 1, 12), cron="0 9 * * *")
+    config = make_recurring_config(created=utc(2028, 2, 1, 12), cron="0 9 * * *")
     _beat(config, FIRE)
     assert RecurringConfig.objects.get(pk=config.pk).retry_at == FIRE + dt.timedelta(minutes=1)
 
@@ -193,7 +193,7 @@ def test_a_template_without_a_zone_reads_its_schedule_in_the_portal_zone(setting
 
 def test_a_template_starts_on_its_creation_date_in_its_own_zone():
     # 23:30 UTC on 31 December is already 1 January in Berlin
-    template = make_template(created=utc(2040, 12, 31, 23, 30), tz="Europe/Berlin")
+    template = make_automatic_template(created=utc(2040, 12, 31, 23, 30), tz="Europe/Berlin")
 
     assert template.starts_on == D(2041, 1, 1)
 
@@ -204,7 +204,7 @@ def test_a_template_starts_on_its_creation_date_in_its_own_zone():
 def test_a_pass_for_an_instant_after_now_is_refused_and_changes_nothing():
     from workflows.errors import DomainError
 
-    config = make_config(created=utc(2040, 1, 1, 8))
+    config = make_recurring_config(created=utc(2040, 1, 1, 8))
     cursor = RecurringConfig.objects.get(pk=config.pk).next_fire_at
 
     with time_machine.travel(utc(2040, 1, 1, 8, 30), tick=False), pytest.raises(DomainError) as refused:
@@ -228,7 +228,7 @@ def _missed_recorded(config) -> list[str]:
 
 
 def test_a_pass_holding_a_stale_schedule_does_not_record_missed_windows_again():
-    config = make_config(created=utc(2028, 2, 1, 12))
+    config = make_recurring_config(created=utc(2028, 2, 1, 12))
     stale = RecurringConfig.objects.get(pk=config.pk)  # loaded by a second worker before the first pass
     at = utc(2028, 2, 5, 10)
 
@@ -241,12 +241,12 @@ def test_a_pass_holding_a_stale_schedule_does_not_record_missed_windows_again():
 
 
 def test_a_batched_pass_holding_stale_schedules_does_not_record_missed_windows_again():
-    config = make_config(created=utc(2028, 2, 1, 12))
+    config = make_recurring_config(created=utc(2028, 2, 1, 12))
     stale = RecurringConfig.objects.get(pk=config.pk)
     at = utc(2028, 2, 5, 10)
     reconcile(at=at)
 
-    [again] = services._generate_each([stale], at=at, trigger=lambda schedule: "reconcile")
+    [again] = services.generate_each([stale], at=at, trigger=lambda schedule: "reconcile")
 
     assert again.missed_windows == []
     assert _missed_recorded(config) == ["2028-02-02", "2028-02-03", "2028-02-04"]
@@ -256,7 +256,7 @@ def test_a_batched_pass_holding_stale_schedules_does_not_record_missed_windows_a
 
 
 def test_a_template_backfill_raises_one_summary_instead_of_one_notice_per_run(operator):
-    template = make_template(created=utc(2041, 1, 1, 8))
+    template = make_automatic_template(created=utc(2041, 1, 1, 8))
     with time_machine.travel(utc(2041, 2, 1, 12), tick=False):
         result = services.backfill(template, start=D(2041, 1, 1), end=D(2041, 1, 31))
 
@@ -271,7 +271,7 @@ def test_a_template_backfill_raises_one_summary_instead_of_one_notice_per_run(op
 
 
 def test_a_scheduled_template_run_still_announces_itself(operator):
-    template = make_template(created=utc(2041, 1, 1, 8))
+    template = make_automatic_template(created=utc(2041, 1, 1, 8))
 
     services.generate_due(template, at=utc(2041, 1, 1, 9), trigger="reconcile")
 
@@ -282,7 +282,7 @@ def test_a_scheduled_template_run_still_announces_itself(operator):
 
 
 def test_a_daily_catch_up_all_pass_does_not_report_the_earlier_days_as_skipped():
-    make_config(created=utc(2028, 1, 1, 8), catch_up="all")
+    make_recurring_config(created=utc(2028, 1, 1, 8), catch_up="all")
     reconcile(at=utc(2028, 1, 5, 9, 30))
 
     [next_day] = reconcile(at=utc(2028, 1, 6, 9, 1))
@@ -292,7 +292,7 @@ def test_a_daily_catch_up_all_pass_does_not_report_the_earlier_days_as_skipped()
 
 
 def test_a_catch_up_all_template_pass_does_not_report_the_earlier_trigger_dates_as_skipped():
-    template = make_template(created=utc(2041, 1, 1, 8))
+    template = make_automatic_template(created=utc(2041, 1, 1, 8))
     services.generate_due(template, at=utc(2041, 1, 1, 9), trigger="reconcile")
     WorkflowTemplate.objects.filter(pk=template.pk).update(catch_up="all")
 
@@ -304,7 +304,7 @@ def test_a_catch_up_all_template_pass_does_not_report_the_earlier_trigger_dates_
 def test_a_persons_pass_for_one_schedule_after_now_is_refused_and_changes_nothing():
     from workflows.errors import DomainError
 
-    config = make_config(created=utc(2040, 1, 1, 8))
+    config = make_recurring_config(created=utc(2040, 1, 1, 8))
     cursor = RecurringConfig.objects.get(pk=config.pk).next_fire_at
 
     with time_machine.travel(utc(2040, 1, 1, 8, 30), tick=False), pytest.raises(DomainError) as refused:
