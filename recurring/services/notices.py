@@ -20,7 +20,7 @@ from .schedules import Schedule, schedule_of
 
 
 def _task_link(task_id: UUID) -> str:
-    return f"/tasks/{task_id}/"
+    return reverse("task-detail", args=[task_id])
 
 
 def _admin_url(name: str, *args: Any) -> str:
@@ -120,7 +120,7 @@ def _notify_template_backfill_summary(template: WorkflowTemplate, result: Genera
         title=f"{template.name}: {result.generated} run(s) created by a backfill",
         body=f"Trigger dates {first.isoformat()} to {last.isoformat()} ({result.generated} new run(s); "
         f"{result.skipped} already existed).",
-        link=f"/runs/{result.run_ids[0]}/" if result.run_ids else "",
+        link=reverse("run-detail", args=[result.run_ids[0]]) if result.run_ids else "",
         template=template,
         data={
             "generation_run_id": str(result.generation_run.pk),

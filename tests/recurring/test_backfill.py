@@ -1,4 +1,4 @@
-"""Backfill (SPEC §4.2): explicit ranges, dry runs that write nothing, idempotency, pause
+"""Backfill (``docs/schedules.md``): explicit ranges, dry runs that write nothing, idempotency, pause
 watermarks ignored, starts_on and the future respected, one summary notification, bulk writes."""
 
 from __future__ import annotations

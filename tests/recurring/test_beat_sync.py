@@ -1,4 +1,4 @@
-"""celery-beat rows follow every save of a config or template (SPEC §4.4): one PeriodicTask per
+"""celery-beat rows follow every save of a config or template (``docs/schedules.md``): one PeriodicTask per
 day-field set on a CrontabSchedule in the schedule's zone; disabled while paused, removed when
 archived, manual or deleted, absent when per-schedule rows are switched off."""
 

@@ -1,4 +1,4 @@
-"""``run_schedules`` and ``backfill`` management commands (SPEC §9.2): exact JSON shape, human
+"""``run_schedules`` and ``backfill`` management commands (``docs/api.md``): exact JSON shape, human
 output, and a one-line refusal with a non-zero exit on bad input."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Failures (SPEC §4.4): a failed generation run and one automation-failure notification per
+"""Failures (``docs/schedules.md``): a failed generation run and one automation-failure notification per
 (schedule, window), retries with back-off, resolution by a later success, acknowledgement with a
 note, other schedules unaffected, structured logs."""
 

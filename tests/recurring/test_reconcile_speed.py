@@ -1,4 +1,4 @@
-"""The reconcile pass at scale (SPEC §13, issue 3: 10,000 schedules, 100 due, under 1 s): due
+"""The reconcile pass at scale (``docs/runtime.md``: 10,000 schedules, 100 due, under 1 s): due
 configs are generated together in a constant number of queries, while each keeps its own
 generation run, notices, cursor and failure, exactly as when generated one at a time."""
 
