@@ -7,6 +7,8 @@ import datetime as dt
 
 from django import forms
 
+from workflows.inputs import StrictDateFormField
+
 from . import cron
 from .models import RecurringConfig
 from .services import CONFIG_FIELDS
@@ -50,8 +52,12 @@ class BackfillForm(forms.Form):
     """A backfill date range. The range rules (at most 366 days, end not before start, no window
     in the future, bounded by the start date) are the services' and come back as form errors."""
 
-    start_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), help_text="First window date.")
-    end_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), help_text="Last window date.")
+    start_date = StrictDateFormField(
+        label="Start date", widget=forms.DateInput(attrs={"type": "date"}), help_text="First window date."
+    )
+    end_date = StrictDateFormField(
+        label="End date", widget=forms.DateInput(attrs={"type": "date"}), help_text="Last window date."
+    )
 
     def clean(self) -> dict:
         cleaned = super().clean()
