@@ -1,6 +1,49 @@
 """The scheduler's passes: what is due for one schedule (``generate_due``), for every schedule
-(``run_schedules``) and for the schedules whose cursor has passed (``reconcile``), configs in
-batches of a constant number of queries (``docs/schedules.md``)."""
+(``run_schedules``) and for the schedules whose cursor has passed (``reconcile``); the rules are
+those of ``docs/schedules.md``.
+
+Rules enforced here (every caller — beat, the reconcile task, ``run_schedules``, the API, the
+admin and the pages — goes through these functions, so they can never disagree):
+
+* **Windows** come from ``recurring.cron`` only. A config generates the task of window D at D's
+  fire time, due on D; an automatic template generates, for run date R, the run anchored on
+  R + lead days (``workflows.services.instantiate_run``).
+* **Creation counts as a resume.** The scheduler only considers windows on or after ``starts_on``
+  whose fire time is after the *watermark* ``max(created_at, resumed_at)``. Enabling a paused
+  schedule, or changing its cron expression or time zone, sets ``resumed_at`` (only later fire
+  times count). Older windows are reachable only by backfill and are never reported as missed.
+* **The cursor.** ``next_fire_at`` is the fire time of the earliest window the scheduler has not
+  decided yet; a successful pass at instant ``at`` moves it to the first fire time after ``at``
+  (never backwards). The reconcile task picks the schedules whose cursor has passed. Windows
+  between the cursor and ``at`` are the pass's *new* windows: each is generated, or — when the
+  catch-up policy leaves it out — recorded once as *missed* (never again on later passes).
+* **Catch-up.** ``latest``: the pass targets the most recent due window only. ``all``: every due
+  window dated within 31 days before ``at``'s date (in the schedule's zone). Targets that already
+  exist are reported as *skipped* (so re-running at the same instant generates nothing and
+  reports the existing due windows), and for templates an existing run is topped up with the
+  tasks it lacks (*recovered*).
+* **Idempotency is the database's**: unique (config, window_date) and (template, anchor_date).
+  Tasks are written with one ``bulk_create(ignore_conflicts=True)`` per batch and read back, so a
+  window another worker created first is reported as a skipped duplicate.
+* **Passes at scale.** ``reconcile`` and ``run_schedules`` generate their configs in batches
+  (``PASS_BATCH_SIZE`` per transaction), in a constant number of queries per batch, recording
+  exactly what a pass of each config alone records (its own generation run, notices, cursor).
+  When anything in a batch fails, the batch is rolled back and its configs are generated one at
+  a time, each in its own transaction, so a failure is recorded against its own schedule and
+  never undoes another's work. Templates and schedules being retried always go one at a time.
+* **Failures**: an invalid schedule or an exception records a failed ``GenerationRun`` (error
+  text, failed window) and at most one ``automation-failure`` notification per (schedule,
+  window) however often it is retried (windows failing together with the same error share one);
+  the pass is rolled back (a template's other windows, each in its own savepoint, still
+  succeed), other schedules continue, and the reconcile task retries with exponential back-off
+  (1 minute doubling to 1 hour). A later success of that window resolves the failed generation
+  runs and their notifications; an admin may acknowledge them with a note.
+* **History.** A pass that found anything (generated, skipped, missed, recovered or failed) writes
+  one ``GenerationRun``; a pass with nothing due writes none. A backfill dry run writes nothing
+  at all (no generation run either); it only reports.
+* Structured log lines (logger ``portal.scheduler``; JSON in production) on every generation and
+  every error path, with the operation, user id, schedule id, windows and counts.
+"""
 
 from __future__ import annotations
 
@@ -129,7 +172,7 @@ def _generate_configs(
 
 def generate_due(schedule: Schedule, *, at: dt.datetime, trigger: str, by=None) -> GenerationResult:
     """Generate what is due for one config or automatic template at instant ``at`` (the rules
-    of the module docstring). A paused, archived or manual schedule generates nothing. Never
+    above, ``docs/schedules.md``). A paused, archived or manual schedule generates nothing. Never
     raises for a generation error: the failure is recorded and returned (``result.error``).
     A person's pass (command, API, admin, page) for an instant after now is refused
     (``future_instant``, nothing written); the workers always pass the clock's now."""
