@@ -183,7 +183,7 @@ def automation_failures() -> list:
     Retries of the same schedule and window are one failure: its latest attempt, with
     ``attempts`` counting them. Grouped in SQL (window functions), so one query returns one row
     per failure however many times it was retried."""
-    from recurring.models import GenerationRun, GenerationStatus  # portal may import recurring
+    from recurring.models import GenerationRun  # portal may import recurring
 
     # Retries share the failure's notification key; older rows without one fall back to
     # (schedule, window).
@@ -196,9 +196,7 @@ def automation_failures() -> list:
     ]
     newest_first = [F("started_at").desc(), F("id").asc()]
     failed = (
-        GenerationRun.objects.filter(
-            status=GenerationStatus.FAILED, resolved_at__isnull=True, acknowledged_at__isnull=True
-        )
+        GenerationRun.objects.needing_attention()
         .annotate(
             attempts=Window(Count("pk"), partition_by=failure),
             attempt_rank=Window(RowNumber(), partition_by=failure, order_by=newest_first),

@@ -1,4 +1,4 @@
-"""Admin of recurring duties and of the automation's history (SPEC §8).
+"""Admin of recurring duties and of the automation's history (``docs/schedules.md``).
 
 Every change goes through ``recurring.services`` (saving syncs celery-beat; pause, resume,
 archive, generate and backfill are the same calls the API and the pages make). The change list
@@ -30,9 +30,8 @@ from workflows.forms import keep_current_assignee
 from workflows.models import Task, WorkflowTemplate
 
 from . import services
-from .api import configs_with_history, last_run_of, needs_attention, schedule_description, upcoming_fire_times
 from .forms import CONFIG_FORM_FIELDS, AcknowledgeForm, BackfillForm, RecurringConfigForm
-from .models import GenerationRun, GenerationStatus, GenerationTrigger, RecurringConfig
+from .models import GenerationRun, GenerationStatus, GenerationTrigger, RecurringConfig, schedule_description
 
 
 def _when(value) -> str:
@@ -73,7 +72,8 @@ def backfill_view(
     """The backfill page of one schedule. "Preview" runs the backfill as a dry run and lists which
     windows would be generated and which already exist; "Confirm" runs it for real with the same
     range and reports the counts. Range refusals come back as form errors; nothing is written."""
-    is_config = isinstance(schedule, RecurringConfig)
+    adapter = services.schedule_of(schedule)
+    is_config = adapter.is_config
     preview = None
     # A missed-windows notification links here with the range in the query string: prefill it.
     initial = {name: request.GET[name] for name in ("start_date", "end_date") if request.GET.get(name)}
@@ -117,8 +117,8 @@ def backfill_view(
         "title": f"Backfill “{schedule}”",
         "schedule": schedule,
         "is_config": is_config,
-        "schedule_in_words": schedule_description(schedule.cron_expression if is_config else schedule.trigger_schedule),
-        "zone": schedule.timezone if is_config else schedule.trigger_timezone,
+        "schedule_in_words": schedule_description(adapter.expression),
+        "zone": adapter.zone_name,
         "form": form,
         "preview": preview,
         "done_url": done_url,
@@ -234,7 +234,7 @@ class RecurringConfigAdmin(AssigneeChoicesMixin, DomainErrorMessagesMixin, Delet
     actions = ["pause", "resume", "generate_now", "archive"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return configs_with_history(super().get_queryset(request))
+        return super().get_queryset(request).with_history()
 
     # -- derived columns --------------------------------------------------------------------
 
@@ -242,13 +242,13 @@ class RecurringConfigAdmin(AssigneeChoicesMixin, DomainErrorMessagesMixin, Delet
     def schedule_in_words(self, config: RecurringConfig) -> str:
         if not config.cron_expression:
             return "—"
-        return f"{schedule_description(config.cron_expression)} ({config.cron_expression})"
+        return f"{config.schedule_description} ({config.cron_expression})"
 
     @admin.display(description="Next 5 fire times")
     def next_fire_times(self, config: RecurringConfig) -> str:
         if not config.pk:
             return "Shown after saving."
-        fires = upcoming_fire_times(config, after=timezone.now())
+        fires = config.upcoming_fire_times(after=timezone.now())
         if not fires:
             return "—"
         items = format_html_join("", "<li>{}</li>", ((_when(fire),) for fire in fires))
@@ -263,11 +263,11 @@ class RecurringConfigAdmin(AssigneeChoicesMixin, DomainErrorMessagesMixin, Delet
 
     @admin.display(description="Last run")
     def last_run(self, config: RecurringConfig) -> str:
-        run = last_run_of(config) if config.pk else None
+        run = config.last_run if config.pk else None
         if run is None:
             return "Never"
         text = f"{run.at:%Y-%m-%d %H:%M} UTC · {run.get_status_display()} ({run.generated} generated)"
-        if needs_attention(run):
+        if run.needs_attention:
             return format_html("{} {}", text, _attention_badge())
         return text
 
@@ -282,7 +282,7 @@ class RecurringConfigAdmin(AssigneeChoicesMixin, DomainErrorMessagesMixin, Delet
     def next_fire_time(self, config: RecurringConfig) -> str:
         if not config.schedule_active:
             return "— (archived)" if config.archived_at else "— (paused)"
-        fires = upcoming_fire_times(config, after=timezone.now(), count=1)
+        fires = config.upcoming_fire_times(after=timezone.now(), count=1)
         return _when(fires[0]) if fires else "—"
 
     @admin.display(description="Backfill")
@@ -430,9 +430,7 @@ class AttentionFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         value = self.value()
         if value == "needed":
-            return queryset.filter(
-                status=GenerationStatus.FAILED, resolved_at__isnull=True, acknowledged_at__isnull=True
-            )
+            return queryset.needing_attention()
         if value == "acknowledged":
             return queryset.filter(acknowledged_at__isnull=False)
         if value == "resolved":
@@ -478,7 +476,7 @@ class GenerationRunAdmin(admin.ModelAdmin):
 
     @admin.display(description="Attention")
     def attention(self, run: GenerationRun) -> str:
-        if needs_attention(run):
+        if run.needs_attention:
             return _attention_badge()
         if run.acknowledged_at:
             return f"Acknowledged {run.acknowledged_at:%Y-%m-%d}"
@@ -510,7 +508,7 @@ class GenerationRunAdmin(admin.ModelAdmin):
     def acknowledge(self, request: HttpRequest, queryset: QuerySet, data: dict) -> None:
         """Acknowledge every selected failure that still needs attention, through
         ``services.acknowledge_failure``."""
-        failures = [run for run in queryset if needs_attention(run)]
+        failures = list(queryset.needing_attention())
         if not failures:
             self.message_user(
                 request, "None of the selected generation runs is an unacknowledged failure.", messages.WARNING

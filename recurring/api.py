@@ -1,6 +1,6 @@
-"""REST API of recurring duties and the automation's history (SPEC §9.1).
+"""REST API of recurring duties and the automation's history (``docs/api.md``).
 
-Thin views over ``recurring.services``: everything a request triggers (saving, pausing,
+Thin views over ``recurring.services`` and the models' rules: everything a request triggers (saving, pausing,
 generating, backfilling) runs synchronously inside the request, so the tasks, runs, generation
 runs and notifications exist when the response returns. Lists annotate their derived columns
 (generated count, last run) in SQL, so their cost in queries never depends on their length.
@@ -8,14 +8,8 @@ runs and notifications exist when the response returns. Lists annotate their der
 
 from __future__ import annotations
 
-import datetime as dt
-import re
-import uuid
-from typing import Any
-
 from django.db import transaction
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from django.utils import timezone
@@ -29,121 +23,12 @@ from rest_framework.routers import SimpleRouter
 from rest_framework.views import APIView
 
 from workflows.errors import DomainError
-from workflows.models import Task, WorkflowTemplate
+from workflows.inputs import StrictDateField, parse_bool, parse_date
+from workflows.models import WorkflowTemplate
 
 from . import cron, services
+from .filters import GenerationRunFilter, RecurringConfigFilter
 from .models import GenerationRun, GenerationStatus, GenerationTrigger, RecurringConfig
-
-NEXT_FIRE_TIMES = 5
-# Strictly ``YYYY-MM-DD``: ``date.fromisoformat`` also takes ``20261101`` and ``2026-W47-1``.
-DATE_FORMAT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-# Dates past this year are refused before they reach the scheduler: no duty runs that far ahead,
-# and fire-time arithmetic near ``date.max`` has no room left.
-MAX_YEAR = 9000
-
-
-# --------------------------------------------------------------------------------------------
-# Shared reading of schedules
-# --------------------------------------------------------------------------------------------
-
-
-def upcoming_fire_times(config: RecurringConfig, *, after: dt.datetime, count: int = NEXT_FIRE_TIMES) -> list:
-    """The schedule's next ``count`` fire times after ``after`` (aware datetimes in the schedule's
-    zone), never before ``starts_on``. Shown whether or not the config is paused: it is what the
-    schedule means, not a promise that work will be created."""
-    try:
-        schedule = cron.compile_schedule(config.cron_expression, config.timezone)
-    except cron.CronError:
-        return []
-    if config.starts_on:
-        # Fire times of window D fall on local date D, so starting just before D's midnight keeps
-        # windows before starts_on out.
-        start_of_first_window = dt.datetime.combine(config.starts_on, dt.time.min, tzinfo=config.zone)
-        after = max(after, start_of_first_window - dt.timedelta(seconds=1))
-    return [fire.astimezone(config.zone) for fire in schedule.next_fire_times(after, count=count)]
-
-
-def schedule_description(expression: str) -> str:
-    try:
-        return cron.explain(expression)
-    except cron.CronError as exc:
-        return f"Invalid schedule: {exc}"
-
-
-def configs_with_history(queryset: QuerySet | None = None) -> QuerySet:
-    """Configs annotated with ``generated_count`` (one subquery) and their latest real
-    generation run prefetched as ``latest_runs`` (one query for the whole page)."""
-    queryset = RecurringConfig.objects.all() if queryset is None else queryset
-    generated = (
-        Task.objects.filter(recurring_config=OuterRef("pk"))
-        .order_by()
-        .values("recurring_config")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    latest = GenerationRun.objects.filter(dry_run=False).order_by("-started_at", "-at")[:1]
-    return (
-        queryset.select_related("assignee")
-        .annotate(generated_count=Coalesce(Subquery(generated, output_field=IntegerField()), Value(0)))
-        .prefetch_related(Prefetch("generation_runs", queryset=latest, to_attr="latest_runs"))
-    )
-
-
-def last_run_of(config: RecurringConfig) -> GenerationRun | None:
-    runs = getattr(config, "latest_runs", None)
-    if runs is None:
-        return config.generation_runs.filter(dry_run=False).order_by("-started_at", "-at").first()
-    return runs[0] if runs else None
-
-
-# --------------------------------------------------------------------------------------------
-# Input parsing with specific error codes
-# --------------------------------------------------------------------------------------------
-
-
-def strict_date(text: str) -> dt.date:
-    """``text`` as a date when it is exactly ``YYYY-MM-DD`` and a real date; ValueError otherwise."""
-    if not DATE_FORMAT.fullmatch(text):
-        raise ValueError(text)
-    return dt.date.fromisoformat(text)
-
-
-def parse_date(value: Any, name: str) -> dt.date:
-    """A ``YYYY-MM-DD`` date, or a 400 naming the field (``validation_error`` when missing or
-    after year ``MAX_YEAR``, ``invalid_date`` when malformed)."""
-    if value in (None, ""):
-        raise DomainError("validation_error", f"{name} is required (YYYY-MM-DD).", field=name)
-    text = str(value).strip() if isinstance(value, str) else None
-    try:
-        if text is None:
-            raise ValueError(value)
-        day = strict_date(text)
-    except ValueError:
-        raise DomainError("invalid_date", f"{name}: '{value}' is not a date in YYYY-MM-DD form.", field=name)
-    if day.year > MAX_YEAR:
-        raise DomainError("validation_error", f"{name}: {text} is too far ahead (year {MAX_YEAR} at most).", field=name)
-    return day
-
-
-def parse_bool(value: Any, name: str, *, default: bool = False) -> bool:
-    if value is None or value == "":
-        return default
-    if isinstance(value, bool):
-        return value
-    lowered = str(value).strip().lower()
-    if lowered in {"true", "1", "yes", "on"}:
-        return True
-    if lowered in {"false", "0", "no", "off"}:
-        return False
-    raise DomainError("validation_error", f"{name} must be true or false; got '{value}'.", field=name)
-
-
-def parse_uuid(value: str, name: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        raise DomainError("validation_error", f"{name}: '{value}' is not a valid id.", field=name)
-
 
 # --------------------------------------------------------------------------------------------
 # Recurring configs
@@ -161,20 +46,8 @@ class LastRunSerializer(serializers.ModelSerializer):
         return data
 
 
-class StrictDateField(serializers.DateField):
-    """A date given exactly as ``YYYY-MM-DD``, no later than year ``MAX_YEAR``."""
-
-    def to_internal_value(self, value: Any) -> dt.date:
-        if not isinstance(value, str) or not DATE_FORMAT.fullmatch(value.strip()):
-            raise serializers.ValidationError("Enter a date in YYYY-MM-DD form.")
-        day = super().to_internal_value(value.strip())
-        if day.year > MAX_YEAR:
-            raise serializers.ValidationError(f"The date is too far ahead (year {MAX_YEAR} at most).")
-        return day
-
-
 class RecurringConfigSerializer(serializers.ModelSerializer):
-    """A config as §9.1 describes it. Writes go through ``services.save_config``."""
+    """A config as ``docs/api.md`` describes it. Writes go through ``services.save_config``."""
 
     starts_on = StrictDateField(required=False, allow_null=True)
     assignee = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=150)
@@ -210,12 +83,12 @@ class RecurringConfigSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(OpenApiTypes.STR)
     def get_schedule_description(self, config: RecurringConfig) -> str:
-        return schedule_description(config.cron_expression)
+        return config.schedule_description
 
     @extend_schema_field(serializers.ListField(child=serializers.DateTimeField()))
     def get_next_fire_times(self, config: RecurringConfig) -> list[str]:
         now = self.context.get("now") or timezone.now()
-        return [fire.isoformat() for fire in upcoming_fire_times(config, after=now)]
+        return [fire.isoformat() for fire in config.upcoming_fire_times(after=now)]
 
     @extend_schema_field(OpenApiTypes.INT)
     def get_generated_count(self, config: RecurringConfig) -> int:
@@ -224,7 +97,7 @@ class RecurringConfigSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(LastRunSerializer(allow_null=True))
     def get_last_run(self, config: RecurringConfig) -> dict | None:
-        run = last_run_of(config)
+        run = config.last_run
         return LastRunSerializer(run).data if run else None
 
     # -- input: each refusal has its own code and names the field ------------------------
@@ -316,18 +189,16 @@ class RecurringConfigViewSet(
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self) -> QuerySet:
-        queryset = configs_with_history()
+        queryset = RecurringConfig.objects.with_history()
         if self.action == "list":
-            include_archived = parse_bool(self.request.query_params.get("archived"), "archived")
-            if not include_archived:
-                queryset = queryset.active()
+            queryset = RecurringConfigFilter(self.request.query_params, queryset=queryset).qs
         return queryset.order_by("title", "id")
 
     def get_serializer_context(self) -> dict:
         return {**super().get_serializer_context(), "now": timezone.now()}
 
     def _answer(self, config: RecurringConfig, status_code: int = status.HTTP_200_OK) -> Response:
-        fresh = configs_with_history().get(pk=config.pk)
+        fresh = RecurringConfig.objects.with_history().get(pk=config.pk)
         return Response(self.get_serializer(fresh).data, status=status_code)
 
     @transaction.atomic
@@ -501,17 +372,12 @@ class GenerationRunSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(OpenApiTypes.BOOL)
     def get_needs_attention(self, run: GenerationRun) -> bool:
-        return needs_attention(run)
+        return run.needs_attention
 
     def to_representation(self, instance: GenerationRun) -> dict:
         data = super().to_representation(instance)
         data["error"] = instance.error or None  # null for "no error", as in a config's last_run
         return data
-
-
-def needs_attention(run: GenerationRun) -> bool:
-    """A failure nobody has acknowledged and no later success has resolved."""
-    return run.status == GenerationStatus.FAILED and run.resolved_at is None and run.acknowledged_at is None
 
 
 class GenerationRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -539,25 +405,7 @@ class GenerationRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
         ).order_by("-started_at", "id")
         if self.action != "list":
             return queryset
-        params = self.request.query_params
-        if params.get("config"):
-            queryset = queryset.filter(recurring_config_id=parse_uuid(params["config"], "config"))
-        if params.get("template"):
-            queryset = queryset.filter(template_id=parse_uuid(params["template"], "template"))
-        for name, choices in (("status", GenerationStatus), ("trigger", GenerationTrigger)):
-            value = params.get(name)
-            if value:
-                if value not in choices.values:
-                    allowed = ", ".join(choices.values)
-                    raise DomainError("validation_error", f"{name} must be one of {allowed}; got '{value}'.")
-                queryset = queryset.filter(**{name: value})
-        kind = params.get("kind")
-        if kind:
-            if kind not in ("recurring", "template"):
-                raise DomainError("validation_error", f"kind must be recurring or template; got '{kind}'.")
-            field = "recurring_config" if kind == "recurring" else "template"
-            queryset = queryset.filter(**{f"{field}__isnull": False})
-        return queryset
+        return GenerationRunFilter(self.request.query_params, queryset=queryset).qs
 
 
 # The router generates the ``<uuid>`` paths; ``SimpleRouter`` adds no API root view, which would

@@ -1,4 +1,4 @@
-"""celery-beat rows of the schedules (SPEC §4.4).
+"""celery-beat rows of the schedules (``docs/schedules.md``).
 
 Every enabled, unarchived recurring config and automatic template owns one django-celery-beat
 ``PeriodicTask`` per day field set (named ``recurring:<id>:<n>`` / ``template:<id>:<n>``) on a
@@ -92,19 +92,21 @@ def entry_prefix(kind: str, pk: UUID | str) -> str:
 
 
 def _kind(schedule) -> str:
-    return "recurring" if isinstance(schedule, RecurringConfig) else "template"
+    from .services.schedules import schedule_kind  # the services sync beat: imported when used
+
+    return schedule_kind(schedule)
 
 
 def _wanted(schedule) -> tuple[list[dict[str, str]], str, bool]:
     """(crontab field sets, time zone, enabled) the schedule should have; no sets = no rows."""
     if not settings.PORTAL_BEAT_PER_SCHEDULE or schedule.archived_at is not None:
         return [], "UTC", False
-    if isinstance(schedule, RecurringConfig):
-        expression, zone = schedule.cron_expression, schedule.timezone
-    else:
-        if not schedule.is_automatic:
-            return [], "UTC", False
-        expression, zone = schedule.trigger_schedule, schedule.trigger_timezone
+    from .services.schedules import schedule_of  # the services sync beat: imported when used
+
+    adapter = schedule_of(schedule)
+    if not adapter.is_config and not schedule.is_automatic:
+        return [], "UTC", False
+    expression, zone = adapter.expression, adapter.zone_name
     try:
         field_sets = cron.compile_schedule(expression, zone).beat_field_sets()
     except cron.CronError:

@@ -1,4 +1,4 @@
-"""Cron expressions and schedule windows (SPEC §4.1).
+"""Cron expressions and schedule windows (``docs/schedules.md``).
 
 This is the only module that talks to the cron library (croniter); everything else asks it to
 validate an expression, list the windows between two dates, compute fire times, explain a
@@ -450,7 +450,7 @@ class Schedule:
         * wildcard jobs (``*/30 2,4 * * *``, ``0 * * * *``): minutes inside the gap are skipped,
           so the window fires at its first matching minute after the gap (04:00). If every
           matching minute of the date is in the gap, Debian cron would skip the day, but a
-          window is never lost to DST (§4.1): it fires at the first instant after the gap.
+          window is never lost to DST (``docs/schedules.md``): it fires at the first instant after the gap.
 
         A window whose fire time lies past the representable range (``datetime.max``) gets
         ``BEYOND_RANGE``: it never becomes due.
@@ -492,7 +492,7 @@ class Schedule:
                 gap_end = self._gap_end(wall, offset, later)
                 if not self._parsed.wildcard_time:
                     return gap_end  # fixed-time job: runs as soon as the gap ends
-        # Wildcard job with every matching minute in the gap: keep the window (§4.1).
+        # Wildcard job with every matching minute in the gap: keep the window (docs/schedules.md).
         assert gap_end is not None
         return gap_end
 

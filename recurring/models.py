@@ -1,15 +1,35 @@
-"""Recurring duties and the history of the automation (generation runs)."""
+"""Recurring duties and the history of the automation (generation runs).
+
+The rules about one config or one generation run live here, as model properties and QuerySet
+methods, so the API, the admin, the pages and Operations Home read them from one place
+(``docs/schedules.md``)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone as dj_timezone
 
-from workflows.models import Priority, ScheduleState
+from workflows.models import Priority, ScheduleState, Task, TaskSource
+
+from . import cron
+
+#: How many upcoming fire times a config shows (API, admin).
+NEXT_FIRE_TIMES = 5
+
+
+def schedule_description(expression: str) -> str:
+    """A cron expression in words, or why it cannot be read (configs and templates alike)."""
+    try:
+        return cron.explain(expression)
+    except cron.CronError as exc:
+        return f"Invalid schedule: {exc}"
 
 
 class CatchUp(models.TextChoices):
@@ -25,6 +45,33 @@ class RecurringConfigQuerySet(models.QuerySet):
     def scheduled(self):
         """Enabled and not archived: the ones the scheduler looks at."""
         return self.filter(enabled=True, archived_at__isnull=True)
+
+    def with_history(self):
+        """Configs annotated with ``generated_count`` (one subquery) and their latest real
+        generation run prefetched as ``latest_runs`` (one query for the whole page): what lists
+        of configs show, in a number of queries that does not grow with their length."""
+        generated = (
+            Task.objects.filter(recurring_config=OuterRef("pk"))
+            .order_by()
+            .values("recurring_config")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        latest = GenerationRun.objects.filter(dry_run=False).order_by("-started_at", "-at")[:1]
+        return (
+            self.select_related("assignee")
+            .annotate(generated_count=Coalesce(Subquery(generated, output_field=IntegerField()), Value(0)))
+            .prefetch_related(Prefetch("generation_runs", queryset=latest, to_attr="latest_runs"))
+        )
+
+
+def last_run_of(schedule) -> GenerationRun | None:
+    """The latest real (not dry-run) generation run of a config or an automatic template: the
+    prefetched ``latest_runs`` when a list loaded them, else one query."""
+    runs = getattr(schedule, "latest_runs", None)
+    if runs is None:
+        return schedule.generation_runs.filter(dry_run=False).order_by("-started_at", "-at").first()
+    return runs[0] if runs else None
 
 
 def _default_portal_timezone() -> str:
@@ -76,9 +123,7 @@ class RecurringConfig(ScheduleState):
         super().save(*args, **kwargs)
 
     @property
-    def zone(self):
-        from zoneinfo import ZoneInfo
-
+    def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
     @property
@@ -88,6 +133,51 @@ class RecurringConfig(ScheduleState):
     @property
     def is_paused(self) -> bool:
         return not self.enabled
+
+    @property
+    def schedule_description(self) -> str:
+        """The cron expression in words, or why it cannot be read."""
+        return schedule_description(self.cron_expression)
+
+    def upcoming_fire_times(self, *, after: dt.datetime, count: int = NEXT_FIRE_TIMES) -> list[dt.datetime]:
+        """The schedule's next ``count`` fire times after ``after`` (aware datetimes in the
+        schedule's zone), never before ``starts_on``. Shown whether or not the config is paused:
+        it is what the schedule means, not a promise that work will be created."""
+        try:
+            schedule = cron.compile_schedule(self.cron_expression, self.timezone)
+        except cron.CronError:
+            return []
+        if self.starts_on:
+            # Fire times of window D fall on local date D, so starting just before D's midnight
+            # keeps windows before starts_on out.
+            start_of_first_window = dt.datetime.combine(self.starts_on, dt.time.min, tzinfo=self.zone)
+            after = max(after, start_of_first_window - dt.timedelta(seconds=1))
+        return [fire.astimezone(self.zone) for fire in schedule.next_fire_times(after, count=count)]
+
+    @property
+    def last_run(self) -> GenerationRun | None:
+        """The latest real (not dry-run) generation run; prefetched by ``with_history()``."""
+        return last_run_of(self)
+
+    def task_for_window(self, day: dt.date, *, created_by_id: int | None = None) -> Task:
+        """The (unsaved) task this config generates for window ``day``, due that day."""
+        return Task(
+            title=self.title,
+            instructions=self.instructions,
+            instructions_url=self.instructions_url,
+            priority=self.priority,
+            due_date=day,
+            assignee_id=self.assignee_id,
+            area=self.area,
+            estimate_minutes=self.estimate_minutes,
+            source=TaskSource.RECURRING,
+            recurring_config_id=self.pk,
+            window_date=day,
+            requires_link=self.requires_link,
+            requires_file=self.requires_file,
+            requires_proof_note=self.requires_proof_note,
+            created_by_id=created_by_id,
+        )
 
 
 class GenerationStatus(models.TextChoices):
@@ -104,6 +194,13 @@ class GenerationTrigger(models.TextChoices):
     UI = "ui", "Portal page"
     BACKFILL = "backfill", "Backfill"
     RETRY = "retry", "Retry"
+
+
+class GenerationRunQuerySet(models.QuerySet):
+    def needing_attention(self):
+        """Failures nobody has acknowledged and no later success has resolved (the rule of
+        ``GenerationRun.needs_attention``; ``docs/home.md``)."""
+        return self.filter(status=GenerationStatus.FAILED, resolved_at__isnull=True, acknowledged_at__isnull=True)
 
 
 class GenerationRun(models.Model):
@@ -151,6 +248,8 @@ class GenerationRun(models.Model):
     started_at = models.DateTimeField(default=dj_timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
 
+    objects = GenerationRunQuerySet.as_manager()
+
     class Meta:
         ordering = ["-started_at", "id"]
         constraints = [
@@ -174,3 +273,8 @@ class GenerationRun(models.Model):
     @property
     def kind(self) -> str:
         return "recurring" if self.recurring_config_id else "template"
+
+    @property
+    def needs_attention(self) -> bool:
+        """One row of ``GenerationRun.objects.needing_attention()``."""
+        return self.status == GenerationStatus.FAILED and self.resolved_at is None and self.acknowledged_at is None

@@ -1,4 +1,4 @@
-"""The V1 standalone duties (SPEC §11), created idempotently by ``seed_v1_duties``."""
+"""The V1 standalone duties (``docs/concepts.md``), created idempotently by ``seed_v1_duties``."""
 
 from __future__ import annotations
 

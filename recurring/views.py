@@ -29,18 +29,15 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-# A template's trigger is paused and resumed through the admin's domain path (``save_template``
-# with its "automatic templates only" check); the schedule readers come from the API module.
 from workflows.admin import _set_trigger_enabled as set_trigger_enabled
 from workflows.errors import DomainError
 from workflows.inputs import strict_date
 from workflows.models import Run, WorkflowTemplate
 
 from . import services
-from .api import configs_with_history, last_run_of, schedule_description, upcoming_fire_times
+from .filters import RecurringConfigFilterSet, TemplateScheduleFilterSet, failing_condition
 from .forms import CONFIG_FORM_FIELDS, BackfillForm, RecurringConfigForm
-from .models import GenerationRun, GenerationTrigger, RecurringConfig
-from .schedule_filters import RecurringConfigFilterSet, TemplateScheduleFilterSet, failing_condition
+from .models import GenerationRun, GenerationTrigger, RecurringConfig, last_run_of, schedule_description
 
 LIST_TEMPLATE = "recurring/list.html"
 FORM_TEMPLATE = "recurring/config_form.html"
@@ -110,7 +107,7 @@ def _wall_clock(instant: dt.datetime | None, zone) -> dt.datetime | None:
 
 
 def _config_row(config: RecurringConfig, *, now: dt.datetime) -> ScheduleRow:
-    fires = upcoming_fire_times(config, after=now, count=1) if config.schedule_active else []
+    fires = config.upcoming_fire_times(after=now, count=1) if config.schedule_active else []
     return ScheduleRow(
         kind="configs",
         schedule=config,
@@ -135,7 +132,7 @@ def _trigger_schedule(template: WorkflowTemplate) -> RecurringConfig:
 
 
 def _template_row(template: WorkflowTemplate, *, now: dt.datetime) -> ScheduleRow:
-    fires = upcoming_fire_times(_trigger_schedule(template), after=now, count=1) if template.schedule_active else []
+    fires = _trigger_schedule(template).upcoming_fire_times(after=now, count=1) if template.schedule_active else []
     return ScheduleRow(
         kind="templates",
         schedule=template,
@@ -152,7 +149,7 @@ def _template_row(template: WorkflowTemplate, *, now: dt.datetime) -> ScheduleRo
 
 
 def _configs() -> QuerySet:
-    return configs_with_history().annotate(failing=failing_condition("recurring_config"))
+    return RecurringConfig.objects.with_history().annotate(failing=failing_condition("recurring_config"))
 
 
 def _templates() -> QuerySet:
@@ -377,7 +374,7 @@ def preview_of(values: QueryDict | dict) -> dict[str, Any]:
     schedule = RecurringConfig(
         cron_expression=probe.cleaned_data["cron_expression"], timezone=zone, starts_on=starts_on
     )
-    fires = upcoming_fire_times(schedule, after=timezone.now())
+    fires = schedule.upcoming_fire_times(after=timezone.now())
     return {
         "in_words": schedule_description(schedule.cron_expression),
         "zone": zone,

@@ -17,7 +17,8 @@ from tests.browser.conftest import (
     assert_no_horizontal_overflow,
     logged_in,
 )
-from tests.recurring.factories import make_config, make_template
+from tests.factories import make_automatic_template as make_template
+from tests.factories import make_recurring_config as make_config
 from workflows.models import Task, portal_today
 
 pytestmark = pytest.mark.browser

@@ -16,8 +16,9 @@ from notifications.models import ChannelPreference, Notification, NotificationTy
 from notifications.services import notify
 from recurring.models import GenerationRun, GenerationStatus, GenerationTrigger
 from recurring.services import backfill, pause_config
-from tests.factories import AdminFactory, OperatorFactory
-from tests.recurring.factories import make_config, make_template, utc
+from tests.factories import AdminFactory, OperatorFactory, utc
+from tests.factories import make_automatic_template as make_template
+from tests.factories import make_recurring_config as make_config
 from workflows.models import Task, TaskStatus, add_proof
 from workflows.services import instantiate_run
 

@@ -20,8 +20,8 @@ from django.db import connection
 from notifications.models import Notification, NotificationType
 from recurring.models import GenerationRun, GenerationStatus, GenerationTrigger, RecurringConfig
 from recurring.services import GenerationResult, backfill, generate_due
+from tests.factories import make_automatic_template, make_recurring_config, utc
 from tests.integration.conftest import on_postgres
-from tests.recurring.factories import make_config, make_template, utc
 from workflows.models import Run, Task, WorkflowTemplate
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -48,7 +48,7 @@ def race(calls: int, action: Callable[[int], GenerationResult]) -> list[Generati
 
 
 def test_eight_concurrent_generations_of_the_same_window_create_one_task(operator):
-    config = make_config(created=utc(2028, 2, 1, 12), assignee=operator)
+    config = make_recurring_config(created=utc(2028, 2, 1, 12), assignee=operator)
 
     results = race(
         WORKERS,
@@ -66,7 +66,7 @@ def test_eight_concurrent_generations_of_the_same_window_create_one_task(operato
 
 
 def test_concurrent_template_generations_create_one_run_with_one_set_of_tasks():
-    template = make_template(created=utc(2028, 12, 27, 12))
+    template = make_automatic_template(created=utc(2028, 12, 27, 12))
     at = utc(2029, 1, 2, 9)
 
     results = race(
@@ -82,7 +82,7 @@ def test_concurrent_template_generations_create_one_run_with_one_set_of_tasks():
 
 
 def test_overlapping_backfills_racing_the_scheduler_create_each_window_once():
-    config = make_config(created=utc(2028, 1, 1, 8), catch_up="all")
+    config = make_recurring_config(created=utc(2028, 1, 1, 8), catch_up="all")
 
     def action(index: int) -> GenerationResult:
         stored = RecurringConfig.objects.get(pk=config.pk)
@@ -115,7 +115,7 @@ def test_a_real_worker_with_embedded_beat_generates_a_due_window_without_any_man
 
     now = timezone.now()
     # Created two days ago, so today's 00:00 window is due and the per-minute reconcile finds it.
-    config = make_config(created=now - dt.timedelta(days=2), cron="0 0 * * *", tz="UTC")
+    config = make_recurring_config(created=now - dt.timedelta(days=2), cron="0 0 * * *", tz="UTC")
     beat.ensure_system_entries()
     queue = f"portal-it-sched-{secrets.token_hex(4)}"
     PeriodicTask.objects.update(queue=queue)  # beat sends to this worker's queue only

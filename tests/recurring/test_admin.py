@@ -1,4 +1,4 @@
-"""The scheduler's admin (§8): recurring configs and the generation-run history."""
+"""The scheduler's admin: recurring configs and the generation-run history."""
 
 from __future__ import annotations
 

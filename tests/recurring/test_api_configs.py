@@ -1,4 +1,4 @@
-"""``/api/v1/recurring-configs/`` (§9.1): rows, validation, pause/resume/archive, delete rules."""
+"""``/api/v1/recurring-configs/`` (``docs/api.md``): rows, validation, pause/resume/archive, delete rules."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Generating and backfilling through the API (§4.2, §9.1), and ``/generation-runs/``."""
+"""Generating and backfilling through the API (``docs/schedules.md``, ``docs/api.md``), and ``/generation-runs/``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Backfill (SPEC §4.2): explicit ranges, dry runs that write nothing, idempotency, pause
+"""Backfill (``docs/schedules.md``): explicit ranges, dry runs that write nothing, idempotency, pause
 watermarks ignored, starts_on and the future respected, one summary notification, bulk writes."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from notifications.models import Notification, NotificationType
 from recurring import services
 from recurring.models import GenerationRun, GenerationTrigger, RecurringConfig
 from recurring.services import archive_config, backfill, generate_due, pause_config, resume_config
-from tests.recurring.factories import make_config, make_template, utc
+from tests.factories import make_automatic_template, make_recurring_config, utc
 from workflows.errors import DomainError
 from workflows.models import Run, Task
 
@@ -35,7 +35,7 @@ def windows_of(config: RecurringConfig) -> list[dt.date]:
 
 
 def test_a_backfill_over_paused_months_previews_then_creates_exactly_those_windows():
-    config = make_config(created=utc(2028, 1, 15, 12), title="Dump Slack", cron="0 10 1 * *")
+    config = make_recurring_config(created=utc(2028, 1, 15, 12), title="Dump Slack", cron="0 10 1 * *")
     generate_due(config, at=utc(2028, 2, 1, 10), trigger=GenerationTrigger.BEAT)
     with time_machine.travel(utc(2028, 2, 10, 12), tick=False):
         pause_config(config)
@@ -63,7 +63,7 @@ def test_a_backfill_over_paused_months_previews_then_creates_exactly_those_windo
 
 
 def test_a_dry_run_writes_nothing(operator):
-    config = make_config(created=utc(2028, 1, 1, 8), assignee=operator)
+    config = make_recurring_config(created=utc(2028, 1, 1, 8), assignee=operator)
     counts = (GenerationRun.objects.count(), Notification.objects.count())
 
     with time_machine.travel(utc(2028, 1, 20, 12), tick=False):
@@ -75,7 +75,7 @@ def test_a_dry_run_writes_nothing(operator):
 
 
 def test_a_backfill_is_idempotent():
-    config = make_config(created=utc(2028, 1, 1, 8))
+    config = make_recurring_config(created=utc(2028, 1, 1, 8))
     with time_machine.travel(utc(2028, 1, 20, 12), tick=False):
         first = backfill(config, start=D(2028, 1, 1), end=D(2028, 1, 10))
         second = backfill(config, start=D(2028, 1, 5), end=D(2028, 1, 12))
@@ -94,7 +94,7 @@ def test_a_backfill_is_idempotent():
 
 
 def test_a_backfill_works_on_a_paused_config_without_resuming_it():
-    config = make_config(created=utc(2028, 1, 1, 8))
+    config = make_recurring_config(created=utc(2028, 1, 1, 8))
     with time_machine.travel(utc(2028, 1, 2, 12), tick=False):
         pause_config(config)
 
@@ -107,7 +107,7 @@ def test_a_backfill_works_on_a_paused_config_without_resuming_it():
 
 
 def test_a_backfill_is_bounded_by_starts_on_and_says_so():
-    config = make_config(created=utc(2028, 1, 1, 8), starts_on=D(2028, 1, 10))
+    config = make_recurring_config(created=utc(2028, 1, 1, 8), starts_on=D(2028, 1, 10))
 
     with time_machine.travel(utc(2028, 1, 20, 12), tick=False):
         result = backfill(config, start=D(2028, 1, 1), end=D(2028, 1, 12), dry_run=True)
@@ -117,7 +117,7 @@ def test_a_backfill_is_bounded_by_starts_on_and_says_so():
 
 
 def test_a_backfill_leaves_out_windows_whose_fire_time_is_still_ahead_and_says_so():
-    config = make_config(created=utc(2028, 1, 1, 8), cron="0 9 * * *")
+    config = make_recurring_config(created=utc(2028, 1, 1, 8), cron="0 9 * * *")
 
     with time_machine.travel(utc(2028, 1, 10, 8, 59), tick=False):
         result = backfill(config, start=D(2028, 1, 8), end=D(2028, 1, 12))
@@ -136,7 +136,7 @@ def test_a_backfill_leaves_out_windows_whose_fire_time_is_still_ahead_and_says_s
     ],
 )
 def test_a_bad_backfill_range_is_refused_and_changes_nothing(start, end, code):
-    config = make_config(created=utc(2026, 1, 1, 8))
+    config = make_recurring_config(created=utc(2026, 1, 1, 8))
 
     with pytest.raises(DomainError) as refused:
         backfill(config, start=start, end=end)
@@ -147,7 +147,7 @@ def test_a_bad_backfill_range_is_refused_and_changes_nothing(start, end, code):
 
 
 def test_a_backfill_of_exactly_366_days_is_accepted():
-    config = make_config(created=utc(2026, 1, 1, 8), cron="0 9 1 * *")
+    config = make_recurring_config(created=utc(2026, 1, 1, 8), cron="0 9 1 * *")
 
     with time_machine.travel(utc(2029, 1, 1, 12), tick=False):
         result = backfill(config, start=D(2028, 1, 1), end=D(2028, 12, 31), dry_run=True)
@@ -156,7 +156,7 @@ def test_a_backfill_of_exactly_366_days_is_accepted():
 
 
 def test_a_backfill_of_an_archived_config_is_refused_with_409():
-    config = make_config(created=utc(2028, 1, 1, 8))
+    config = make_recurring_config(created=utc(2028, 1, 1, 8))
     archive_config(config)
 
     with pytest.raises(DomainError) as refused:
@@ -166,7 +166,7 @@ def test_a_backfill_of_an_archived_config_is_refused_with_409():
 
 
 def test_a_backfill_raises_one_summary_notification_not_one_per_task(operator):
-    config = make_config(created=utc(2028, 1, 1, 8), assignee=operator)
+    config = make_recurring_config(created=utc(2028, 1, 1, 8), assignee=operator)
 
     with time_machine.travel(utc(2028, 2, 20, 12), tick=False):
         result = backfill(config, start=D(2028, 1, 1), end=D(2028, 1, 31))
@@ -181,8 +181,8 @@ def test_a_backfill_raises_one_summary_notification_not_one_per_task(operator):
 
 
 def test_a_backfill_writes_tasks_in_bulk_without_per_window_queries():
-    short = make_config(created=utc(2027, 1, 1, 8))
-    long = make_config(created=utc(2027, 1, 1, 8))
+    short = make_recurring_config(created=utc(2027, 1, 1, 8))
+    long = make_recurring_config(created=utc(2027, 1, 1, 8))
 
     def other_queries(config, end):
         with CaptureQueriesContext(connection) as captured, time_machine.travel(utc(2028, 2, 1), tick=False):
@@ -202,7 +202,7 @@ def test_a_backfill_writes_tasks_in_bulk_without_per_window_queries():
 
 
 def test_a_template_backfill_works_in_trigger_dates_and_tops_up_existing_runs(operator):
-    template = make_template(created=utc(2028, 12, 1, 12), cron="0 9 * * TUE", lead_days=7)
+    template = make_automatic_template(created=utc(2028, 12, 1, 12), cron="0 9 * * TUE", lead_days=7)
     with time_machine.travel(utc(2029, 1, 10, 12), tick=False):
         first = backfill(template, start=D(2029, 1, 1), end=D(2029, 1, 3))
     Task.objects.get(run__anchor_date=D(2029, 1, 9), template_task_ref="send").delete()
@@ -225,7 +225,7 @@ def test_a_template_backfill_works_in_trigger_dates_and_tops_up_existing_runs(op
 
 
 def test_a_manual_template_cannot_be_backfilled():
-    template = make_template(created=utc(2028, 12, 1, 12), trigger_type="manual")
+    template = make_automatic_template(created=utc(2028, 12, 1, 12), trigger_type="manual")
 
     with pytest.raises(DomainError) as refused:
         backfill(template, start=D(2029, 1, 1), end=D(2029, 1, 3))

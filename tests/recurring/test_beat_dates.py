@@ -1,6 +1,6 @@
-"""celery-beat rows fire on exactly the windows (SPEC §4.4).
+"""celery-beat rows fire on exactly the windows (``docs/schedules.md``).
 
-celery's crontab ANDs day_of_month with day_of_week while §4.1 ORs them when both are
+celery's crontab ANDs day_of_month with day_of_week while ``docs/schedules.md`` ORs them when both are
 restricted, so ``Schedule.beat_field_sets()`` may return one field set per day field. Here
 celery itself decides when each set fires: ``crontab.remaining_estimate`` with a fixed clock
 gives the next run after the last one, and ``is_due`` confirms beat would run it then. The union

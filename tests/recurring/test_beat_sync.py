@@ -1,4 +1,4 @@
-"""celery-beat rows follow every save of a config or template (SPEC §4.4): one PeriodicTask per
+"""celery-beat rows follow every save of a config or template (``docs/schedules.md``): one PeriodicTask per
 day-field set on a CrontabSchedule in the schedule's zone; disabled while paused, removed when
 archived, manual or deleted, absent when per-schedule rows are switched off."""
 
@@ -14,7 +14,7 @@ from django_celery_beat.models import CrontabSchedule, PeriodicTask, PeriodicTas
 from recurring import beat, tasks
 from recurring.models import RecurringConfig
 from recurring.services import archive_config, delete_config, pause_config, resume_config, save_config
-from tests.recurring.factories import make_config, make_template, utc
+from tests.factories import make_automatic_template, make_recurring_config, utc
 from workflows.models import Task, WorkflowTemplate
 from workflows.services import save_template
 
@@ -128,7 +128,7 @@ def test_a_save_that_changes_nothing_beat_cares_about_leaves_beat_alone():
 
 
 def test_automatic_templates_get_rows_and_manual_ones_none():
-    template = make_template(created=utc(2028, 12, 1, 12), cron="0 9 * * TUE", tz="Europe/Berlin")
+    template = make_automatic_template(created=utc(2028, 12, 1, 12), cron="0 9 * * TUE", tz="Europe/Berlin")
     automatic = summary(template)
 
     template = save_template(template=template, data={"trigger_enabled": False})
@@ -140,14 +140,49 @@ def test_automatic_templates_get_rows_and_manual_ones_none():
     assert rows(template) == []
 
 
-def test_a_plain_template_model_save_syncs_the_rows():
-    template = make_template(created=utc(2028, 12, 1, 12), cron="0 9 * * TUE")
+def test_a_template_trigger_change_syncs_the_rows():
+    template = make_automatic_template(created=utc(2028, 12, 1, 12), cron="0 9 * * TUE")
 
     stored = WorkflowTemplate.objects.get(pk=template.pk)
-    stored.trigger_schedule = "0 8 1 * FRI"
-    stored.save()
+    save_template(template=stored, data={"trigger_schedule": "0 8 1 * FRI"})
 
     assert summary(template) == [("0", True, ("0", "8", "1", "*", "*")), ("1", True, ("0", "8", "*", "*", "5"))]
+
+
+@pytest.fixture
+def beat_syncs(monkeypatch):
+    """Every ``beat.sync_beat`` call, by schedule id (the rows are still synced)."""
+    original, calls = beat.sync_beat, []
+
+    def counting(schedule):
+        calls.append(schedule.pk)
+        return original(schedule)
+
+    monkeypatch.setattr(beat, "sync_beat", counting)
+    return calls
+
+
+def test_one_save_template_syncs_beat_exactly_once(beat_syncs):
+    template = make_automatic_template(created=utc(2028, 12, 1, 12), cron="0 9 * * TUE")
+    created = list(beat_syncs)
+    beat_syncs.clear()
+
+    save_template(template=template, data={"trigger_schedule": "0 8 * * FRI"})
+
+    assert created == [template.pk]
+    assert beat_syncs == [template.pk]
+    assert summary(template) == [("0", True, ("0", "8", "*", "*", "5"))]
+
+
+def test_one_config_save_syncs_beat_exactly_once(beat_syncs):
+    config = save_config(data={"title": "Slack invites", "cron_expression": "0 9 * * *", "timezone": "UTC"})
+    created = list(beat_syncs)
+    beat_syncs.clear()
+
+    save_config(config=config, data={"cron_expression": "0 10 * * *"})
+
+    assert created == [config.pk]
+    assert beat_syncs == [config.pk]
 
 
 def test_per_schedule_rows_switched_off_leaves_none_and_removes_existing_ones(settings):
@@ -202,7 +237,7 @@ def test_ensuring_the_system_entries_respects_an_admin_disabling_one():
 
 
 def test_the_beat_entry_kwargs_drive_the_generate_task():
-    config = make_config(created=utc(2028, 2, 1, 12), cron="0 9 * * *")
+    config = make_recurring_config(created=utc(2028, 2, 1, 12), cron="0 9 * * *")
     entry = PeriodicTask.objects.get(name=f"recurring:{config.pk}:0")
 
     with time_machine.travel(utc(2028, 2, 2, 9, 0, 2), tick=False):
@@ -219,7 +254,7 @@ def test_the_generate_task_ignores_a_schedule_that_no_longer_exists():
 
 
 def test_the_reconcile_task_generates_what_is_due():
-    make_config(created=utc(2028, 2, 1, 12), cron="0 9 * * *")
+    make_recurring_config(created=utc(2028, 2, 1, 12), cron="0 9 * * *")
 
     with time_machine.travel(utc(2028, 2, 2, 9, 1), tick=False):
         generated = tasks.reconcile.apply().get()

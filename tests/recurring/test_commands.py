@@ -1,4 +1,4 @@
-"""``run_schedules`` and ``backfill`` management commands (SPEC §9.2): exact JSON shape, human
+"""``run_schedules`` and ``backfill`` management commands (``docs/api.md``): exact JSON shape, human
 output, and a one-line refusal with a non-zero exit on bad input."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import time_machine
 from django.core.management import CommandError, call_command
 
 from recurring.models import GenerationRun
-from tests.recurring.factories import make_config, make_template, utc
+from tests.factories import make_automatic_template, make_recurring_config, utc
 from workflows.models import Run, Task
 
 pytestmark = pytest.mark.django_db
@@ -44,8 +44,8 @@ def run(*args: str) -> str:
 
 
 def test_run_schedules_json_has_the_documented_shape():
-    config = make_config(created=utc(2028, 12, 20, 12), title="Daily check")
-    template = make_template(created=utc(2028, 12, 27, 12), name="Weekly newsletter")
+    config = make_recurring_config(created=utc(2028, 12, 20, 12), title="Daily check")
+    template = make_automatic_template(created=utc(2028, 12, 27, 12), name="Weekly newsletter")
 
     with time_machine.travel(utc(2029, 1, 3, 12), tick=False):
         report = json.loads(run("run_schedules", "--at", "2029-01-02T09:30:00+00:00", "--json"))
@@ -82,7 +82,7 @@ def test_run_schedules_json_has_the_documented_shape():
 
 def test_run_schedules_without_an_offset_reads_the_instant_in_the_portal_time_zone(settings):
     settings.PORTAL_TIME_ZONE = "Europe/Berlin"
-    make_config(created=utc(2028, 2, 1, 12))
+    make_recurring_config(created=utc(2028, 2, 1, 12))
 
     with time_machine.travel(utc(2028, 2, 3, 12), tick=False):
         report = json.loads(run("run_schedules", "--at", "2028-02-02T10:00", "--json"))
@@ -92,7 +92,7 @@ def test_run_schedules_without_an_offset_reads_the_instant_in_the_portal_time_zo
 
 
 def test_run_schedules_prints_one_line_per_schedule_and_totals():
-    make_config(created=utc(2028, 2, 1, 12), title="Slack invites")
+    make_recurring_config(created=utc(2028, 2, 1, 12), title="Slack invites")
 
     with time_machine.travel(utc(2028, 2, 3, 12), tick=False):
         text = run("run_schedules", "--at", "2028-02-02T09:00:00Z")
@@ -102,7 +102,7 @@ def test_run_schedules_prints_one_line_per_schedule_and_totals():
 
 
 def test_run_schedules_defaults_to_now():
-    make_config(created=utc(2028, 2, 1, 12))
+    make_recurring_config(created=utc(2028, 2, 1, 12))
 
     with time_machine.travel(utc(2028, 2, 2, 9, 5), tick=False):
         report = json.loads(run("run_schedules", "--json"))
@@ -116,7 +116,7 @@ def test_run_schedules_refuses_a_malformed_instant():
 
 
 def test_backfill_dry_run_json_adds_dry_run_and_writes_nothing():
-    config = make_config(created=utc(2028, 1, 1, 8))
+    config = make_recurring_config(created=utc(2028, 1, 1, 8))
     Task.objects.all().delete()
 
     with time_machine.travel(utc(2028, 1, 20, 12), tick=False):
@@ -143,7 +143,7 @@ def test_backfill_dry_run_json_adds_dry_run_and_writes_nothing():
 
 
 def test_backfill_of_a_template_creates_runs_and_reports_them():
-    template = make_template(created=utc(2028, 12, 1, 12))
+    template = make_automatic_template(created=utc(2028, 12, 1, 12))
 
     with time_machine.travel(utc(2029, 1, 20, 12), tick=False):
         report = json.loads(
@@ -157,7 +157,7 @@ def test_backfill_of_a_template_creates_runs_and_reports_them():
 
 
 def test_backfill_prints_what_it_did_in_words():
-    config = make_config(created=utc(2028, 1, 1, 8), title="Slack invites")
+    config = make_recurring_config(created=utc(2028, 1, 1, 8), title="Slack invites")
 
     with time_machine.travel(utc(2028, 1, 3, 8), tick=False):
         text = run("backfill", "--config", str(config.pk), "--start", "2028-01-01", "--end", "2028-01-05")
@@ -185,7 +185,7 @@ def test_backfill_prints_what_it_did_in_words():
     ],
 )
 def test_backfill_refuses_bad_input_with_one_clear_line(args, message):
-    config = make_config(created=utc(2028, 1, 1, 8))
+    config = make_recurring_config(created=utc(2028, 1, 1, 8))
 
     with pytest.raises(CommandError) as refused:
         run("backfill", *[arg.format(config=config.pk) for arg in args])

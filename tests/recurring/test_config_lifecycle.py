@@ -19,7 +19,7 @@ from recurring.services import (
     resume_config,
     save_config,
 )
-from tests.recurring.factories import make_config, make_template, utc
+from tests.factories import make_automatic_template, make_recurring_config, utc
 from workflows.errors import DomainError
 from workflows.models import Task, WorkflowTemplate
 
@@ -77,7 +77,7 @@ def test_a_new_config_needs_a_title_and_a_cron_expression():
 
 
 def test_an_update_of_an_existing_config_is_validated_too():
-    config = make_config(created=utc(2028, 2, 1, 12))
+    config = make_recurring_config(created=utc(2028, 2, 1, 12))
 
     with pytest.raises(DomainError) as refused:
         save_config(config=RecurringConfig.objects.get(pk=config.pk), data={"cron_expression": "0 9 * * 1#2"})
@@ -96,14 +96,14 @@ def test_assignee_may_be_given_as_a_username(operator):
 
 
 def test_saving_computes_the_next_fire_time_and_generates_nothing():
-    config = make_config(created=utc(2028, 2, 1, 12), cron="0 10 * * WED", tz="Europe/Berlin")
+    config = make_recurring_config(created=utc(2028, 2, 1, 12), cron="0 10 * * WED", tz="Europe/Berlin")
 
     assert config.next_fire_at == utc(2028, 2, 2, 9)  # 10:00 CET
     assert not Task.objects.exists() and not GenerationRun.objects.exists()
 
 
 def test_enabling_a_config_through_save_counts_as_a_resume():
-    config = make_config(created=utc(2028, 2, 1, 12), enabled=False)
+    config = make_recurring_config(created=utc(2028, 2, 1, 12), enabled=False)
     assert config.next_fire_at is None
 
     with time_machine.travel(utc(2028, 2, 5, 10), tick=False):
@@ -115,7 +115,7 @@ def test_enabling_a_config_through_save_counts_as_a_resume():
 
 
 def test_changing_the_expression_counts_as_a_resume_and_never_reaches_back():
-    config = make_config(created=utc(2028, 2, 1, 12), cron="0 9 * * MON")  # 2028-02-07 is a Monday
+    config = make_recurring_config(created=utc(2028, 2, 1, 12), cron="0 9 * * MON")  # 2028-02-07 is a Monday
 
     with time_machine.travel(utc(2028, 2, 9, 12), tick=False):
         changed = save_config(config=RecurringConfig.objects.get(pk=config.pk), data={"cron_expression": "0 9 * * *"})
@@ -127,7 +127,7 @@ def test_changing_the_expression_counts_as_a_resume_and_never_reaches_back():
 
 
 def test_editing_other_fields_keeps_the_pending_window():
-    config = make_config(created=utc(2028, 2, 1, 12), cron="0 9 * * *")
+    config = make_recurring_config(created=utc(2028, 2, 1, 12), cron="0 9 * * *")
     # 09:00:20 on 2 February: the window has fired, the scheduler has not run yet.
     with time_machine.travel(utc(2028, 2, 2, 9, 0, 20), tick=False):
         save_config(config=RecurringConfig.objects.get(pk=config.pk), data={"title": "Renamed duty"})
@@ -139,7 +139,7 @@ def test_editing_other_fields_keeps_the_pending_window():
 
 
 def test_a_plain_model_save_keeps_the_bookkeeping_in_step():
-    config = make_config(created=utc(2028, 2, 1, 12))
+    config = make_recurring_config(created=utc(2028, 2, 1, 12))
     with time_machine.travel(utc(2028, 2, 3, 12), tick=False):
         stored = RecurringConfig.objects.get(pk=config.pk)
         stored.enabled = False
@@ -158,7 +158,7 @@ def test_a_plain_model_save_keeps_the_bookkeeping_in_step():
 
 
 def test_pause_and_resume_are_idempotent():
-    config = make_config(created=utc(2028, 2, 1, 12))
+    config = make_recurring_config(created=utc(2028, 2, 1, 12))
     with time_machine.travel(utc(2028, 2, 2, 12), tick=False):
         pause_config(config)
         pause_config(config)
@@ -172,7 +172,7 @@ def test_pause_and_resume_are_idempotent():
 
 
 def test_archive_pauses_hides_and_keeps_history():
-    config = make_config(created=utc(2028, 2, 1, 12))
+    config = make_recurring_config(created=utc(2028, 2, 1, 12))
     generate_due(config, at=utc(2028, 2, 2, 9), trigger="beat")
 
     with time_machine.travel(utc(2028, 2, 3, 12), tick=False):
@@ -191,7 +191,7 @@ def test_archive_pauses_hides_and_keeps_history():
 
 
 def test_deleting_a_config_with_generated_tasks_is_refused_with_409():
-    config = make_config(created=utc(2028, 2, 1, 12))
+    config = make_recurring_config(created=utc(2028, 2, 1, 12))
     generate_due(config, at=utc(2028, 2, 2, 9), trigger="beat")
 
     with pytest.raises(DomainError) as refused:
@@ -202,7 +202,7 @@ def test_deleting_a_config_with_generated_tasks_is_refused_with_409():
 
 
 def test_a_config_without_history_can_be_deleted():
-    config = make_config(created=utc(2028, 2, 1, 12))
+    config = make_recurring_config(created=utc(2028, 2, 1, 12))
 
     delete_config(config)
 
@@ -213,7 +213,7 @@ def test_a_config_without_history_can_be_deleted():
 
 
 def _configs(count: int, *, cron: str) -> list[RecurringConfig]:
-    return [make_config(created=utc(2028, 2, 1, 20), cron=cron) for _ in range(count)]
+    return [make_recurring_config(created=utc(2028, 2, 1, 20), cron=cron) for _ in range(count)]
 
 
 @pytest.mark.parametrize("idle", [2, 20])
@@ -221,7 +221,7 @@ def test_reconcile_with_nothing_due_costs_one_query_per_kind_however_many_schedu
     idle, django_assert_num_queries
 ):
     _configs(idle, cron="0 9 * * *")
-    make_template(created=utc(2028, 2, 1, 12))
+    make_automatic_template(created=utc(2028, 2, 1, 12))
 
     with django_assert_num_queries(2):
         assert reconcile(at=utc(2028, 2, 2, 8)) == []
@@ -239,7 +239,7 @@ def test_reconcile_generates_only_the_schedules_whose_next_fire_time_has_passed(
 
 
 def test_reconcile_picks_up_automatic_templates_too():
-    template = make_template(created=utc(2028, 12, 27, 12))
+    template = make_automatic_template(created=utc(2028, 12, 27, 12))
 
     results = reconcile(at=utc(2029, 1, 2, 9, 0, 40))
 

@@ -300,7 +300,7 @@ def test_wildcard_job_with_some_minutes_in_the_gap_skips_them():
 
 def test_wildcard_job_with_every_minute_in_the_gap_keeps_its_window():
     # Debian cron would not run '*/30 2 * * *' at all that day; DST never removes a window
-    # (§4.1), so it fires at the first instant after the gap.
+    # (``docs/schedules.md``), so it fires at the first instant after the gap.
     schedule = compile_schedule("*/30 2 * * *", BERLIN)
     assert schedule.is_window(date(2026, 3, 29))
     assert schedule.fire_time(date(2026, 3, 29)) == local(BERLIN, 2026, 3, 29, 3, 0)

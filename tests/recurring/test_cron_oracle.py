@@ -1,10 +1,10 @@
-"""Differential tests: recurring/cron.py against cronsim, the reference for Debian cron (§4.1).
+"""Differential tests: recurring/cron.py against cronsim, the reference for Debian cron (``docs/schedules.md``).
 
 For a seeded corpus of expressions in several zones over a year that contains every DST
 transition, the windows must be exactly the local dates on which cronsim fires, and each
 window's fire time must be cronsim's first firing on that date. The one documented difference:
 a wildcard job (minute or hour starting with '*') whose matching minutes all fall in a
-spring-forward gap gets no firing that day from Debian cron, but §4.1 keeps the window and fires
+spring-forward gap gets no firing that day from Debian cron, but ``docs/schedules.md`` keeps the window and fires
 it when the gap ends.
 """
 
@@ -68,7 +68,7 @@ def assert_matches_cronsim(expression: str, zone: str, start: date = START, end:
     missing = sorted(set(theirs) - set(ours))
     assert not missing, f"{expression!r} in {zone}: cronsim fires on {missing[:5]}, which are no windows"
     for day in sorted(set(ours) - set(theirs)):
-        # The documented difference: DST never removes a window (§4.1).
+        # The documented difference: DST never removes a window (``docs/schedules.md``).
         wildcard = expression.split()[0].startswith("*") or expression.split()[1].startswith("*")
         assert wildcard and every_matching_minute_is_in_a_gap(expression, zone, day), (
             f"{expression!r} in {zone}: window {day} on which cronsim does not fire"

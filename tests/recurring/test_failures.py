@@ -1,4 +1,4 @@
-"""Failures (SPEC §4.4): a failed generation run and one automation-failure notification per
+"""Failures (``docs/schedules.md``): a failed generation run and one automation-failure notification per
 (schedule, window), retries with back-off, resolution by a later success, acknowledgement with a
 note, other schedules unaffected, structured logs."""
 
@@ -21,7 +21,8 @@ from recurring.services import (
     reconcile,
     save_config,
 )
-from tests.recurring.factories import make_config, make_template, utc
+from tests.factories import make_automatic_template, make_recurring_config, utc
+from workflows import services as workflow_services
 from workflows.errors import DomainError
 from workflows.models import Run, Task, WorkflowTemplate
 
@@ -52,18 +53,19 @@ def failure_notices():
 @pytest.fixture
 def broken(monkeypatch):
     """Task creation raises until the fixture's ``fix()`` is called. The failure is injected where
-    every path (a batched pass, one schedule, a backfill) builds a config's task."""
-    original = services._config_task
+    every path (a batched pass, one schedule, a backfill) builds a config's task: the config's
+    ``task_for_window``."""
+    original = RecurringConfig.task_for_window
 
-    def explode(config, day, *, created_by_id):
+    def explode(config, day, *, created_by_id=None):
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr(services, "_config_task", explode)
+    monkeypatch.setattr(RecurringConfig, "task_for_window", explode)
 
     class Switch:
         @staticmethod
         def fix():
-            monkeypatch.setattr(services, "_config_task", original)
+            monkeypatch.setattr(RecurringConfig, "task_for_window", original)
 
     return Switch
 
@@ -71,7 +73,7 @@ def broken(monkeypatch):
 def test_a_generation_that_raises_records_a_failed_run_and_one_automation_failure_notification(
     broken, operator, admin_user
 ):
-    config = make_config(created=utc(2028, 2, 1, 12), assignee=operator)
+    config = make_recurring_config(created=utc(2028, 2, 1, 12), assignee=operator)
 
     result = generate_due(config, at=FIRE, trigger=GenerationTrigger.BEAT)
 
@@ -88,7 +90,7 @@ def test_a_generation_that_raises_records_a_failed_run_and_one_automation_failur
 
 
 def test_a_failing_schedule_is_retried_with_backoff_and_notified_only_once(broken, operator):
-    config = make_config(created=utc(2028, 2, 1, 12), assignee=operator)
+    config = make_recurring_config(created=utc(2028, 2, 1, 12), assignee=operator)
     reconcile(at=FIRE)
     stored = RecurringConfig.objects.get(pk=config.pk)
     assert (stored.failure_streak, stored.retry_at) == (1, FIRE + dt.timedelta(minutes=1))
@@ -105,7 +107,7 @@ def test_a_failing_schedule_is_retried_with_backoff_and_notified_only_once(broke
 
 
 def test_the_retry_delay_doubles_up_to_one_hour(broken):
-    config = make_config(created=utc(2028, 2, 1, 12))
+    config = make_recurring_config(created=utc(2028, 2, 1, 12))
     at, delays = FIRE, []
     for _ in range(8):
         reconcile(at=at)
@@ -117,7 +119,7 @@ def test_the_retry_delay_doubles_up_to_one_hour(broken):
 
 
 def test_a_later_success_of_the_window_resolves_the_failed_runs_and_their_notifications(broken, operator):
-    config = make_config(created=utc(2028, 2, 1, 12), assignee=operator)
+    config = make_recurring_config(created=utc(2028, 2, 1, 12), assignee=operator)
     reconcile(at=FIRE)
     reconcile(at=FIRE + dt.timedelta(minutes=1))
 
@@ -134,16 +136,16 @@ def test_a_later_success_of_the_window_resolves_the_failed_runs_and_their_notifi
 
 
 def test_one_failing_schedule_does_not_stop_the_others(monkeypatch):
-    good = make_config(created=utc(2028, 2, 1, 12), title="A good duty")
-    bad = make_config(created=utc(2028, 2, 1, 12), title="B bad duty")
-    original = services._config_task
+    good = make_recurring_config(created=utc(2028, 2, 1, 12), title="A good duty")
+    bad = make_recurring_config(created=utc(2028, 2, 1, 12), title="B bad duty")
+    original = RecurringConfig.task_for_window
 
-    def explode_for_bad(config, day, *, created_by_id):
+    def explode_for_bad(config, day, *, created_by_id=None):
         if config.pk == bad.pk:
             raise ValueError("bad data")
         return original(config, day, created_by_id=created_by_id)
 
-    monkeypatch.setattr(services, "_config_task", explode_for_bad)
+    monkeypatch.setattr(RecurringConfig, "task_for_window", explode_for_bad)
 
     results = run_schedules(at=FIRE)
 
@@ -152,11 +154,11 @@ def test_one_failing_schedule_does_not_stop_the_others(monkeypatch):
 
 
 def test_a_failure_that_cannot_even_be_recorded_still_lets_the_other_schedules_run(monkeypatch):
-    make_config(created=utc(2028, 2, 1, 12), title="A unlucky duty")
-    make_config(created=utc(2028, 2, 1, 12), title="B fine duty")
-    original = services._config_task
+    make_recurring_config(created=utc(2028, 2, 1, 12), title="A unlucky duty")
+    make_recurring_config(created=utc(2028, 2, 1, 12), title="B fine duty")
+    original = RecurringConfig.task_for_window
 
-    def explode_for_first(config, day, *, created_by_id):
+    def explode_for_first(config, day, *, created_by_id=None):
         if config.title.startswith("A"):
             raise RuntimeError("disk full")
         return original(config, day, created_by_id=created_by_id)
@@ -164,8 +166,9 @@ def test_a_failure_that_cannot_even_be_recorded_still_lets_the_other_schedules_r
     def cannot_record(*args, **kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(services, "_config_task", explode_for_first)
-    monkeypatch.setattr(services, "_record_failures", cannot_record)
+    monkeypatch.setattr(RecurringConfig, "task_for_window", explode_for_first)
+    # Recording a failure writes its generation run: that write fails too.
+    monkeypatch.setattr(GenerationRun, "save", cannot_record)
 
     results = run_schedules(at=FIRE)
 
@@ -176,7 +179,7 @@ def test_a_failure_that_cannot_even_be_recorded_still_lets_the_other_schedules_r
 
 
 def test_an_invalid_stored_schedule_is_a_failure_until_it_is_fixed(admin_user):
-    config = make_config(created=utc(2028, 2, 1, 12))
+    config = make_recurring_config(created=utc(2028, 2, 1, 12))
     RecurringConfig.objects.filter(pk=config.pk).update(cron_expression="0 9 * * * *")
 
     first = reconcile(at=FIRE)
@@ -195,8 +198,8 @@ def test_an_invalid_stored_schedule_is_a_failure_until_it_is_fixed(admin_user):
 
 
 def test_a_failing_template_window_neither_half_creates_its_run_nor_blocks_the_others(monkeypatch, admin_user):
-    template = make_template(created=utc(2028, 12, 20, 12), catch_up="all")
-    original = services.instantiate_run
+    template = make_automatic_template(created=utc(2028, 12, 20, 12), catch_up="all")
+    original = workflow_services.instantiate_run
 
     def fail_first_of_january(*, template, anchor_date, by=None, trigger_date=None, **options):
         if trigger_date == D(2028, 12, 26):
@@ -204,7 +207,7 @@ def test_a_failing_template_window_neither_half_creates_its_run_nor_blocks_the_o
             raise RuntimeError("worker lost")
         return original(template=template, anchor_date=anchor_date, by=by, trigger_date=trigger_date, **options)
 
-    monkeypatch.setattr(services, "instantiate_run", fail_first_of_january)
+    monkeypatch.setattr(workflow_services, "instantiate_run", fail_first_of_january)
     result = generate_due(template, at=utc(2029, 1, 2, 9), trigger=GenerationTrigger.RECONCILE)
 
     assert (result.generated, result.failed, result.windows, result.failed_windows) == (
@@ -218,7 +221,7 @@ def test_a_failing_template_window_neither_half_creates_its_run_nor_blocks_the_o
     assert (run.status, run.generated, run.failed, run.failed_window) == ("failed", 1, 1, D(2028, 12, 26))
     assert WorkflowTemplate.objects.get(pk=template.pk).failure_streak == 1
 
-    monkeypatch.setattr(services, "instantiate_run", original)
+    monkeypatch.setattr(workflow_services, "instantiate_run", original)
     retry = reconcile(at=utc(2029, 1, 2, 9, 1))
 
     assert [(r.generated, r.skipped, r.windows) for r in retry] == [(1, 1, [D(2028, 12, 26)])]
@@ -232,7 +235,7 @@ def test_a_failing_template_window_neither_half_creates_its_run_nor_blocks_the_o
 def test_acknowledging_a_failure_closes_every_attempt_of_that_window_and_its_notifications(
     broken, operator, admin_user
 ):
-    config = make_config(created=utc(2028, 2, 1, 12), assignee=operator)
+    config = make_recurring_config(created=utc(2028, 2, 1, 12), assignee=operator)
     reconcile(at=FIRE)
     reconcile(at=FIRE + dt.timedelta(minutes=1))
     first, second = failures(config)
@@ -251,7 +254,7 @@ def test_acknowledging_a_failure_closes_every_attempt_of_that_window_and_its_not
 
 
 def test_acknowledging_the_failure_notification_closes_its_generation_runs(broken, admin_user):
-    config = make_config(created=utc(2028, 2, 1, 12))
+    config = make_recurring_config(created=utc(2028, 2, 1, 12))
     reconcile(at=FIRE)
     reconcile(at=FIRE + dt.timedelta(minutes=1))
     notice = failure_notices().get(recipient=admin_user)
@@ -265,7 +268,7 @@ def test_acknowledging_the_failure_notification_closes_its_generation_runs(broke
 
 
 def test_acknowledging_needs_a_note_and_an_open_failure(broken, admin_user):
-    config = make_config(created=utc(2028, 2, 1, 12))
+    config = make_recurring_config(created=utc(2028, 2, 1, 12))
     reconcile(at=FIRE)
     [failed] = failures(config)
 
@@ -280,7 +283,7 @@ def test_acknowledging_needs_a_note_and_an_open_failure(broken, admin_user):
 
 
 def test_a_successful_generation_run_cannot_be_acknowledged(admin_user):
-    config = make_config(created=utc(2028, 2, 1, 12))
+    config = make_recurring_config(created=utc(2028, 2, 1, 12))
     result = generate_due(config, at=FIRE, trigger=GenerationTrigger.BEAT)
 
     with pytest.raises(DomainError) as refused:
@@ -293,7 +296,7 @@ def test_a_successful_generation_run_cannot_be_acknowledged(admin_user):
 
 
 def test_a_failing_backfill_is_recorded_without_touching_the_retry_state(broken, admin_user):
-    config = make_config(created=utc(2028, 1, 1, 8))
+    config = make_recurring_config(created=utc(2028, 1, 1, 8))
 
     with time_machine.travel(utc(2028, 1, 20, 12), tick=False):
         result = backfill(config, start=D(2028, 1, 2), end=D(2028, 1, 4), by=admin_user, trigger="admin")
@@ -316,7 +319,7 @@ def test_a_failing_backfill_is_recorded_without_touching_the_retry_state(broken,
 
 
 def test_generation_and_failure_are_logged_with_operation_ids_windows_and_counts(broken, caplog, admin_user):
-    config = make_config(created=utc(2028, 2, 1, 12))
+    config = make_recurring_config(created=utc(2028, 2, 1, 12))
     caplog.set_level(logging.INFO, logger="portal.scheduler")
 
     with time_machine.travel(FIRE, tick=False):  # a person's pass runs for an instant that has come
@@ -346,7 +349,7 @@ def test_generation_and_failure_are_logged_with_operation_ids_windows_and_counts
 def test_acknowledging_the_notice_through_the_api_clears_the_failure_from_home(broken, admin_user):
     from rest_framework.test import APIClient
 
-    make_config(created=utc(2028, 2, 1, 12))
+    make_recurring_config(created=utc(2028, 2, 1, 12))
     reconcile(at=FIRE)
     client = APIClient()
     client.force_authenticate(admin_user)

@@ -12,7 +12,7 @@ from notifications.models import Notification, NotificationType
 from recurring import services
 from recurring.models import GenerationRun, GenerationStatus, GenerationTrigger, RecurringConfig
 from recurring.services import generate_due, pause_config, reconcile, resume_config
-from tests.recurring.factories import make_config, make_template, utc
+from tests.factories import make_automatic_template, make_recurring_config, utc
 from workflows.models import Run, Task, TaskSource
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +42,7 @@ def fresh(config: RecurringConfig) -> RecurringConfig:
 
 
 def test_generating_a_daily_window_twice_creates_one_task_and_reports_one_skipped_duplicate(operator):
-    config = make_config(
+    config = make_recurring_config(
         created=utc(2028, 2, 1, 12),
         title="Handle new Slack invite requests",
         cron="0 9 * * *",
@@ -82,7 +82,7 @@ def test_generating_a_daily_window_twice_creates_one_task_and_reports_one_skippe
 
 
 def test_a_generated_recurring_task_notifies_its_assignee_once(operator):
-    config = make_config(created=utc(2028, 2, 1, 12), assignee=operator)
+    config = make_recurring_config(created=utc(2028, 2, 1, 12), assignee=operator)
     fire = utc(2028, 2, 2, 9)
 
     generate_due(fresh(config), at=fire, trigger=GenerationTrigger.BEAT)
@@ -96,7 +96,7 @@ def test_a_generated_recurring_task_notifies_its_assignee_once(operator):
 
 
 def test_nothing_is_generated_before_the_window_fires():
-    config = make_config(created=utc(2028, 2, 1, 12), cron="0 9 * * *")
+    config = make_recurring_config(created=utc(2028, 2, 1, 12), cron="0 9 * * *")
 
     result = generate_due(fresh(config), at=utc(2028, 2, 2, 8, 59, 59), trigger=GenerationTrigger.BEAT)
 
@@ -105,7 +105,7 @@ def test_nothing_is_generated_before_the_window_fires():
 
 
 def test_a_successful_pass_moves_next_fire_at_to_the_following_window():
-    config = make_config(created=utc(2028, 2, 1, 12), cron="0 9 * * 1-5")  # 2028-02-04 is a Friday
+    config = make_recurring_config(created=utc(2028, 2, 1, 12), cron="0 9 * * 1-5")  # 2028-02-04 is a Friday
     assert config.next_fire_at == utc(2028, 2, 2, 9)
 
     generate_due(fresh(config), at=utc(2028, 2, 4, 9, 0, 30), trigger=GenerationTrigger.RECONCILE)
@@ -114,7 +114,7 @@ def test_a_successful_pass_moves_next_fire_at_to_the_following_window():
 
 
 def test_a_pass_at_an_earlier_instant_never_moves_next_fire_at_back():
-    config = make_config(created=utc(2028, 2, 1, 12))
+    config = make_recurring_config(created=utc(2028, 2, 1, 12))
     generate_due(fresh(config), at=utc(2028, 2, 5, 9), trigger=GenerationTrigger.RECONCILE)
 
     by_hand(fresh(config), at=utc(2028, 2, 3, 9))
@@ -126,7 +126,7 @@ def test_a_pass_at_an_earlier_instant_never_moves_next_fire_at_back():
 
 
 def test_a_weekly_backup_paused_before_wednesday_gets_no_task_that_wednesday():
-    config = make_config(created=utc(2028, 1, 31, 12), title="Back up the mailing list", cron="0 10 * * WED")
+    config = make_recurring_config(created=utc(2028, 1, 31, 12), title="Back up the mailing list", cron="0 10 * * WED")
     generate_due(fresh(config), at=utc(2028, 2, 2, 10), trigger=GenerationTrigger.BEAT)
     earlier = Task.objects.get(recurring_config=config)
     with time_machine.travel(utc(2028, 2, 5, 12), tick=False):
@@ -149,7 +149,7 @@ def test_a_weekly_backup_paused_before_wednesday_gets_no_task_that_wednesday():
 
 
 def test_a_daily_duty_resumed_after_its_fire_time_next_generates_tomorrow():
-    config = make_config(created=utc(2028, 2, 1, 12), cron="0 9 * * *")
+    config = make_recurring_config(created=utc(2028, 2, 1, 12), cron="0 9 * * *")
     with time_machine.travel(utc(2028, 2, 2, 8), tick=False):
         pause_config(fresh(config))
     with time_machine.travel(utc(2028, 2, 5, 10), tick=False):
@@ -164,7 +164,7 @@ def test_a_daily_duty_resumed_after_its_fire_time_next_generates_tomorrow():
 
 
 def test_a_monthly_dump_paused_for_two_months_generates_nothing_for_them_and_the_next_first_once():
-    config = make_config(created=utc(2028, 1, 15, 12), title="Dump Slack", cron="0 10 1 * *")
+    config = make_recurring_config(created=utc(2028, 1, 15, 12), title="Dump Slack", cron="0 10 1 * *")
     generate_due(fresh(config), at=utc(2028, 2, 1, 10), trigger=GenerationTrigger.BEAT)
     with time_machine.travel(utc(2028, 2, 10, 12), tick=False):
         pause_config(fresh(config))
@@ -187,7 +187,7 @@ def test_a_monthly_dump_paused_for_two_months_generates_nothing_for_them_and_the
 
 
 def test_windows_before_the_creation_are_never_generated_or_reported_missed():
-    config = make_config(created=utc(2028, 2, 2, 10), cron="0 9 * * *", starts_on=D(2028, 1, 1))
+    config = make_recurring_config(created=utc(2028, 2, 2, 10), cron="0 9 * * *", starts_on=D(2028, 1, 1))
 
     creation_day = run_schedules(at=utc(2028, 2, 2, 10, 5))
     next_day = run_schedules(at=utc(2028, 2, 3, 9))
@@ -199,7 +199,7 @@ def test_windows_before_the_creation_are_never_generated_or_reported_missed():
 
 
 def test_windows_before_starts_on_are_not_generated():
-    config = make_config(created=utc(2028, 2, 1, 12), cron="0 9 * * *", starts_on=D(2028, 2, 10))
+    config = make_recurring_config(created=utc(2028, 2, 1, 12), cron="0 9 * * *", starts_on=D(2028, 2, 10))
     assert config.next_fire_at == utc(2028, 2, 10, 9)
 
     early = run_schedules(at=utc(2028, 2, 5, 9))
@@ -211,7 +211,7 @@ def test_windows_before_starts_on_are_not_generated():
 
 def test_starts_on_defaults_to_the_creation_date_in_the_schedule_zone():
     # 23:30 UTC on 1 February is already 2 February in Berlin.
-    config = make_config(created=utc(2028, 2, 1, 23, 30), tz="Europe/Berlin")
+    config = make_recurring_config(created=utc(2028, 2, 1, 23, 30), tz="Europe/Berlin")
 
     assert config.starts_on == D(2028, 2, 2)
 
@@ -220,7 +220,7 @@ def test_starts_on_defaults_to_the_creation_date_in_the_schedule_zone():
 
 
 def test_catch_up_latest_generates_only_the_most_recent_missed_window_and_offers_a_backfill(operator, admin_user):
-    config = make_config(created=utc(2028, 1, 1, 8), cron="0 9 * * *", catch_up="latest", assignee=operator)
+    config = make_recurring_config(created=utc(2028, 1, 1, 8), cron="0 9 * * *", catch_up="latest", assignee=operator)
 
     result = generate_due(fresh(config), at=utc(2028, 1, 5, 9, 30), trigger=GenerationTrigger.RECONCILE)
 
@@ -236,7 +236,7 @@ def test_catch_up_latest_generates_only_the_most_recent_missed_window_and_offers
 
 
 def test_catch_up_all_generates_every_missed_window_within_31_days_and_reports_older_ones_missed():
-    config = make_config(created=utc(2028, 1, 1, 8), cron="0 9 * * *", catch_up="all")
+    config = make_recurring_config(created=utc(2028, 1, 1, 8), cron="0 9 * * *", catch_up="all")
 
     result = generate_due(fresh(config), at=utc(2028, 2, 10, 9, 30), trigger=GenerationTrigger.RECONCILE)
 
@@ -247,7 +247,7 @@ def test_catch_up_all_generates_every_missed_window_within_31_days_and_reports_o
 
 
 def test_catch_up_all_within_range_generates_every_missed_window():
-    config = make_config(created=utc(2028, 1, 1, 8), cron="0 9 * * *", catch_up="all")
+    config = make_recurring_config(created=utc(2028, 1, 1, 8), cron="0 9 * * *", catch_up="all")
 
     result = generate_due(fresh(config), at=utc(2028, 1, 5, 9, 30), trigger=GenerationTrigger.RECONCILE)
 
@@ -256,7 +256,7 @@ def test_catch_up_all_within_range_generates_every_missed_window():
 
 
 def test_missed_windows_are_reported_once_not_on_every_later_pass(admin_user):
-    config = make_config(created=utc(2028, 1, 1, 8), cron="0 9 * * *")
+    config = make_recurring_config(created=utc(2028, 1, 1, 8), cron="0 9 * * *")
     generate_due(fresh(config), at=utc(2028, 1, 5, 9, 30), trigger=GenerationTrigger.RECONCILE)
 
     again = by_hand(fresh(config), at=utc(2028, 1, 5, 9, 30))
@@ -268,7 +268,7 @@ def test_missed_windows_are_reported_once_not_on_every_later_pass(admin_user):
 
 
 def test_rerunning_the_scheduler_at_the_same_instant_reports_the_existing_due_windows_as_skipped():
-    config = make_config(created=utc(2028, 1, 1, 8), cron="0 9 * * *", catch_up="all")
+    config = make_recurring_config(created=utc(2028, 1, 1, 8), cron="0 9 * * *", catch_up="all")
     at = utc(2028, 1, 5, 9, 30)
     generate_due(fresh(config), at=at, trigger=GenerationTrigger.RECONCILE)
 
@@ -282,7 +282,7 @@ def test_rerunning_the_scheduler_at_the_same_instant_reports_the_existing_due_wi
 
 
 def test_or_day_rule_generates_on_the_first_of_the_month_and_on_mondays():
-    config = make_config(created=utc(2028, 1, 27, 12), cron="0 9 1 * MON", catch_up="all")
+    config = make_recurring_config(created=utc(2028, 1, 27, 12), cron="0 9 1 * MON", catch_up="all")
 
     generate_due(fresh(config), at=utc(2028, 2, 14, 9), trigger=GenerationTrigger.RECONCILE)
 
@@ -312,7 +312,7 @@ def _reconcile_every(minutes: int, *, start: dt.datetime, end: dt.datetime) -> N
     ids=["spring-forward", "fall-back"],
 )
 def test_dst_changes_in_berlin_yield_exactly_one_task_per_date(created, days, first_fire):
-    config = make_config(created=created, cron="30 2 * * *", tz="Europe/Berlin")
+    config = make_recurring_config(created=created, cron="30 2 * * *", tz="Europe/Berlin")
 
     _reconcile_every(30, start=created, end=created + dt.timedelta(days=4))
 
@@ -327,7 +327,7 @@ def test_dst_changes_in_berlin_yield_exactly_one_task_per_date(created, days, fi
 
 
 def test_template_trigger_date_plus_lead_days_anchors_the_run_and_offsets_the_task_due_dates(operator):
-    template = make_template(created=utc(2028, 12, 27, 12), cron="0 9 * * TUE", lead_days=7)
+    template = make_automatic_template(created=utc(2028, 12, 27, 12), cron="0 9 * * TUE", lead_days=7)
 
     result = generate_due(template, at=utc(2029, 1, 2, 9), trigger=GenerationTrigger.BEAT)
 
@@ -342,7 +342,7 @@ def test_template_trigger_date_plus_lead_days_anchors_the_run_and_offsets_the_ta
 
 
 def test_template_generated_twice_yields_one_run_and_a_deleted_task_is_recovered_next_time():
-    template = make_template(created=utc(2028, 12, 20, 12))
+    template = make_automatic_template(created=utc(2028, 12, 20, 12))
     at = utc(2029, 1, 2, 9)
     generate_due(template, at=at, trigger=GenerationTrigger.BEAT)
 
@@ -361,7 +361,7 @@ def test_template_generated_twice_yields_one_run_and_a_deleted_task_is_recovered
 
 
 def test_a_paused_template_generates_nothing():
-    template = make_template(created=utc(2028, 12, 20, 12))
+    template = make_automatic_template(created=utc(2028, 12, 20, 12))
     with time_machine.travel(utc(2028, 12, 30, 12), tick=False):
         template.trigger_enabled = False
         template.save()
@@ -372,8 +372,8 @@ def test_a_paused_template_generates_nothing():
 
 
 def test_run_schedules_covers_configs_and_automatic_templates():
-    config = make_config(created=utc(2028, 12, 20, 12), title="Daily check")
-    template = make_template(created=utc(2028, 12, 20, 12), name="Weekly newsletter")
+    config = make_recurring_config(created=utc(2028, 12, 20, 12), title="Daily check")
+    template = make_automatic_template(created=utc(2028, 12, 20, 12), name="Weekly newsletter")
 
     results = run_schedules(at=utc(2029, 1, 2, 9, 30))
 

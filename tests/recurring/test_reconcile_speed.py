@@ -1,4 +1,4 @@
-"""The reconcile pass at scale (SPEC §13, issue 3: 10,000 schedules, 100 due, under 1 s): due
+"""The reconcile pass at scale (``docs/runtime.md``: 10,000 schedules, 100 due, under 1 s): due
 configs are generated together in a constant number of queries, while each keeps its own
 generation run, notices, cursor and failure, exactly as when generated one at a time."""
 
@@ -12,11 +12,9 @@ from django.test.utils import CaptureQueriesContext
 
 from notifications.models import Notification, NotificationType
 from notifications.services import Notice, notify_batch
-from recurring import services
 from recurring.models import GenerationRun, GenerationStatus, GenerationTrigger, RecurringConfig
 from recurring.services import reconcile
-from tests.factories import OperatorFactory
-from tests.recurring.factories import make_config, utc
+from tests.factories import OperatorFactory, make_recurring_config, utc
 from workflows.models import Task
 
 pytestmark = pytest.mark.django_db
@@ -29,11 +27,13 @@ def due_mix(size: int, operator, *, prefix: str) -> list[RecurringConfig]:
     """``size`` configs due once at ``AT`` (assigned and unassigned alternately), one config
     that also missed two windows, and one that is not due yet."""
     configs = [
-        make_config(created=utc(2028, 2, 3, 12), title=f"{prefix} duty {n:02d}", assignee=operator if n % 2 else None)
+        make_recurring_config(
+            created=utc(2028, 2, 3, 12), title=f"{prefix} duty {n:02d}", assignee=operator if n % 2 else None
+        )
         for n in range(size)
     ]
-    configs.append(make_config(created=utc(2028, 2, 1, 12), title=f"{prefix} late duty", assignee=operator))
-    make_config(created=utc(2028, 2, 3, 12), title=f"{prefix} later duty", cron="0 10 * * *")
+    configs.append(make_recurring_config(created=utc(2028, 2, 1, 12), title=f"{prefix} late duty", assignee=operator))
+    make_recurring_config(created=utc(2028, 2, 3, 12), title=f"{prefix} later duty", cron="0 10 * * *")
     return configs
 
 
@@ -60,9 +60,9 @@ def test_a_reconcile_pass_uses_the_same_number_of_queries_for_3_and_12_due_sched
 
 def test_a_batched_pass_records_each_schedule_as_if_generated_alone(operator, admin_user):
     helper = OperatorFactory(username="hugo")
-    assigned = make_config(created=utc(2028, 2, 3, 12), title="Assigned duty", assignee=operator)
-    unassigned = make_config(created=utc(2028, 2, 3, 12), title="Unassigned duty")
-    late = make_config(created=utc(2028, 2, 1, 12), title="Late duty", assignee=operator)
+    assigned = make_recurring_config(created=utc(2028, 2, 3, 12), title="Assigned duty", assignee=operator)
+    unassigned = make_recurring_config(created=utc(2028, 2, 3, 12), title="Unassigned duty")
+    late = make_recurring_config(created=utc(2028, 2, 1, 12), title="Late duty", assignee=operator)
 
     results = {r.title: r for r in reconcile(at=AT)}
 
@@ -105,16 +105,16 @@ def test_a_batched_pass_records_each_schedule_as_if_generated_alone(operator, ad
 def test_one_failing_schedule_of_a_batched_pass_is_recorded_alone_and_the_others_are_kept(
     monkeypatch, operator, admin_user
 ):
-    configs = [make_config(created=utc(2028, 2, 3, 12), title=f"Duty {c}", assignee=operator) for c in "ABCD"]
+    configs = [make_recurring_config(created=utc(2028, 2, 3, 12), title=f"Duty {c}", assignee=operator) for c in "ABCD"]
     bad = configs[2]
-    original = services._config_task
+    original = RecurringConfig.task_for_window
 
-    def explode_for_bad(config, day, *, created_by_id):
+    def explode_for_bad(config, day, *, created_by_id=None):
         if config.pk == bad.pk:
             raise ValueError("bad data")
         return original(config, day, created_by_id=created_by_id)
 
-    monkeypatch.setattr(services, "_config_task", explode_for_bad)
+    monkeypatch.setattr(RecurringConfig, "task_for_window", explode_for_bad)
 
     results = sorted(reconcile(at=AT), key=lambda r: r.title)
 
@@ -141,19 +141,18 @@ def test_one_failing_schedule_of_a_batched_pass_is_recorded_alone_and_the_others
 
 
 def test_a_window_another_worker_stored_during_a_batched_pass_is_a_skipped_duplicate(monkeypatch, operator):
-    first = make_config(created=utc(2028, 2, 3, 12), title="First duty")
-    second = make_config(created=utc(2028, 2, 3, 12), title="Second duty")
-    original = services._stored_config_windows
+    first = make_recurring_config(created=utc(2028, 2, 3, 12), title="First duty")
+    second = make_recurring_config(created=utc(2028, 2, 3, 12), title="Second duty")
+    original = Task.objects.bulk_create
     calls = []
 
-    def other_worker_wins(wanted):
-        wanted = list(wanted)
+    def other_worker_wins(tasks, *args, **kwargs):
         if not calls:  # between this pass's read and its insert, another worker stores the window
-            services._config_task(first, D(2028, 2, 4), created_by_id=None).save()
-        calls.append(wanted)
-        return original([]) if len(calls) == 1 else original(wanted)
+            first.task_for_window(D(2028, 2, 4)).save()
+        calls.append(tasks)
+        return original(tasks, *args, **kwargs)
 
-    monkeypatch.setattr(services, "_stored_config_windows", other_worker_wins)
+    monkeypatch.setattr(Task.objects, "bulk_create", other_worker_wins)
 
     results = {r.title: r for r in reconcile(at=AT)}
 

@@ -13,7 +13,8 @@ from django.contrib.messages import get_messages
 from recurring import services
 from recurring.models import GenerationRun, GenerationStatus, GenerationTrigger, RecurringConfig
 from tests.factories import OperatorFactory, UserFactory
-from tests.recurring.factories import make_config, make_template
+from tests.factories import make_automatic_template as make_template
+from tests.factories import make_recurring_config as make_config
 from workflows.models import Run, Task
 
 pytestmark = pytest.mark.django_db

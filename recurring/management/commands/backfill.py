@@ -1,11 +1,9 @@
 """``manage.py backfill (--config ID | --template ID) --start D --end D [--dry-run] [--json]``
-(SPEC §4.2, §9.2)."""
+(``docs/schedules.md``, ``docs/api.md``)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import re
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
@@ -14,26 +12,8 @@ from recurring import services
 from recurring.management.commands.run_schedules import describe, one_line, report
 from recurring.models import GenerationTrigger, RecurringConfig
 from workflows.errors import DomainError
+from workflows.inputs import parse_date
 from workflows.models import WorkflowTemplate
-
-# Exactly YYYY-MM-DD: ``date.fromisoformat`` would also take 20261101 or 2026-W47-1.
-DATE_FORMAT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-# As in the API: no schedule is backfilled this far ahead.
-MAX_YEAR = 9000
-
-
-def parse_day(value: str, option: str) -> dt.date:
-    """A date given exactly as ``YYYY-MM-DD``, no later than year ``MAX_YEAR``."""
-    text = value.strip()
-    try:
-        if not DATE_FORMAT.fullmatch(text):
-            raise ValueError(text)
-        day = dt.date.fromisoformat(text)
-    except ValueError:
-        raise CommandError(f"{option}: '{value}' is not a date (YYYY-MM-DD).") from None
-    if day.year > MAX_YEAR:
-        raise CommandError(f"{option}: {text} is too far ahead (year {MAX_YEAR} at most).")
-    return day
 
 
 def why_nothing(result) -> list[str]:
@@ -59,7 +39,7 @@ class Command(BaseCommand):
         "Generate the windows of a date range (templates: trigger dates) for one recurring config or automatic "
         "template: at most 366 days, bounded by its start date, never windows whose fire time is still ahead; "
         "works on a paused schedule without resuming it. --dry-run shows what would be generated and what "
-        'already exists, and writes nothing. --json prints the §9.2 object plus "dry_run" and "notes" '
+        'already exists, and writes nothing. --json prints the run_schedules object plus "dry_run" and "notes" '
         "(why dates of the range were left out)."
     )
 
@@ -70,15 +50,18 @@ class Command(BaseCommand):
         parser.add_argument("--start", metavar="YYYY-MM-DD", help="First date of the range (required).")
         parser.add_argument("--end", metavar="YYYY-MM-DD", help="Last date of the range, included (required).")
         parser.add_argument("--dry-run", action="store_true", help="Show what would happen; write nothing.")
-        parser.add_argument("--json", action="store_true", help="Print one JSON object (SPEC §9.2).")
+        parser.add_argument("--json", action="store_true", help="Print one JSON object (see docs/api.md).")
 
     def handle(self, *args, **options) -> None:
         if bool(options["config"]) == bool(options["template"]):
             raise CommandError("Give exactly one of --config ID or --template ID.")
         if not options["start"] or not options["end"]:
             raise CommandError("--start and --end are required (YYYY-MM-DD).")
-        start = parse_day(options["start"], "--start")
-        end = parse_day(options["end"], "--end")
+        try:
+            start = parse_date(options["start"], "--start")
+            end = parse_date(options["end"], "--end")
+        except DomainError as exc:
+            raise CommandError(one_line(exc.detail)) from None
         if options["config"]:
             schedule = find(RecurringConfig, options["config"], "recurring config")
         else:

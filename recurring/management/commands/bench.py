@@ -1,4 +1,4 @@
-"""``manage.py bench``: how generation scales (SPEC §13, issue 3).
+"""``manage.py bench``: how generation scales (``docs/runtime.md``).
 
 Prints, in one run:
 

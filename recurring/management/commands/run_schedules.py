@@ -1,48 +1,26 @@
-"""``manage.py run_schedules [--at ISO-DATETIME] [--json]`` (SPEC §9.2)."""
+"""``manage.py run_schedules [--at ISO-DATETIME] [--json]`` (``docs/api.md``)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import re
-from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from recurring import services
 from recurring.models import GenerationTrigger
 from workflows.errors import DomainError
+from workflows.inputs import parse_instant
 
-# An ISO 8601 date-time in extended form: date, 'T' or space, hh:mm[:ss[.ffffff]], then
-# optionally 'Z' or ±hh:mm. Basic forms (20281102T0900) and bare dates are refused.
-INSTANT_FORMAT = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})?"
-)
 AT_HELP = (
     "The instant to evaluate, ISO 8601 (e.g. 2028-02-02T09:00:00+00:00); without an offset it is "
     "read in PORTAL_TIME_ZONE."
 )
 
 
-def parse_instant(value: str) -> dt.datetime:
-    """An ISO 8601 date-time (``INSTANT_FORMAT``); without an offset it is read in
-    ``PORTAL_TIME_ZONE`` (the rule of ``scan_notifications`` too)."""
-    text = value.strip()
-    try:
-        if not INSTANT_FORMAT.fullmatch(text):
-            raise ValueError(text)
-        instant = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise CommandError(f"--at: '{value}' is not an ISO 8601 date-time (e.g. 2028-02-02T09:00:00+00:00).") from None
-    if timezone.is_naive(instant):
-        instant = instant.replace(tzinfo=ZoneInfo(settings.PORTAL_TIME_ZONE))
-    return instant
-
-
 def one_line(text: str) -> str:
-    """``text`` on a single line (§9.2: a one-line reason on bad input)."""
+    """``text`` on a single line (a command gives a one-line reason on bad input)."""
     return " ".join(str(text).split())
 
 
@@ -85,11 +63,14 @@ class Command(BaseCommand):
             metavar="ISO-DATETIME",
             help=AT_HELP + " Default: now. Never later than now: generation does not run ahead of time.",
         )
-        parser.add_argument("--json", action="store_true", help="Print one JSON object (SPEC §9.2).")
+        parser.add_argument("--json", action="store_true", help="Print one JSON object (see docs/api.md).")
 
     def handle(self, *args, **options) -> None:
         now = timezone.now()
-        at = parse_instant(options["at"]) if options["at"] else now
+        try:
+            at = parse_instant(options["at"], "--at") if options["at"] else now
+        except DomainError as exc:
+            raise CommandError(one_line(exc.detail)) from None
         if at > now:
             # What is generated here is persisted: windows must not be produced ahead of time.
             raise CommandError(
