@@ -59,6 +59,28 @@ if PRODUCTION and DEBUG:
     raise ImproperlyConfigured("Refusing to start: DEBUG is on in production (PORTAL_PRODUCTION=1).")
 if PRODUCTION and SECRET_KEY == DEFAULT_SECRET_KEY:
     raise ImproperlyConfigured("Refusing to start: set SECRET_KEY to a long random value in production.")
+# Django's own deploy check (security.W009) asks for 50+ characters and 5+ different ones; in
+# production a weaker key is refused at start-up rather than failing every request later.
+MIN_SECRET_KEY_LENGTH = 50
+
+
+def secret_key_weakness(key: str) -> str | None:
+    """Why ``key`` is too weak for production, or None when it is long and varied enough."""
+    length = len(key.strip())
+    if length == 0:
+        return "SECRET_KEY is empty"
+    if length < MIN_SECRET_KEY_LENGTH:
+        return f"SECRET_KEY is only {length} character{'' if length == 1 else 's'} long"
+    if len(set(key)) < 5:
+        return "SECRET_KEY is too repetitive (fewer than 5 different characters)"
+    return None
+
+
+if PRODUCTION and (weakness := secret_key_weakness(SECRET_KEY)):
+    raise ImproperlyConfigured(
+        f"Refusing to start: {weakness}; production needs at least {MIN_SECRET_KEY_LENGTH} random characters "
+        "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))')."
+    )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "testserver", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
