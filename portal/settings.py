@@ -109,6 +109,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "portal.limits.RequestBodyLimitsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -207,7 +208,13 @@ PORTAL_PROOF_CONTENT_TYPES = env_list(
         "application/msword",
     ],
 )
-DATA_UPLOAD_MAX_MEMORY_SIZE = PORTAL_PROOF_MAX_BYTES + 1024 * 1024
+# Request bodies are bounded before anything parses them (portal/limits.py): a body larger than
+# this is refused from its Content-Length (a multipart body may carry one proof file on top), and
+# JSON nested deeper than PORTAL_MAX_JSON_DEPTH is refused before a parser recurses into it.
+PORTAL_MAX_BODY_BYTES = env_int("PORTAL_MAX_BODY_BYTES", 2 * 1024 * 1024, minimum=1024)
+PORTAL_MAX_JSON_DEPTH = env_int("PORTAL_MAX_JSON_DEPTH", 32, minimum=4)
+# Django's own cap on bodies read into memory (form fields; uploaded files are not counted).
+DATA_UPLOAD_MAX_MEMORY_SIZE = PORTAL_MAX_BODY_BYTES
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
