@@ -24,7 +24,7 @@ from .models import Notification, NotificationType
 
 
 class NotificationSerializer(serializers.ModelSerializer):
-    acknowledged_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    acknowledged_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     task = serializers.UUIDField(source="task_id", read_only=True, allow_null=True)
     run = serializers.UUIDField(source="run_id", read_only=True, allow_null=True)
     template = serializers.UUIDField(source="template_id", read_only=True, allow_null=True)

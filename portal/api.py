@@ -5,7 +5,14 @@ its slashed twin instead of being redirected, which a POST cannot follow)."""
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import (
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import Resolver404, ResolverMatch, resolve
@@ -52,6 +59,11 @@ def exception_handler(exc, context):
         return Response({"code": "not_found", "detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
     if isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    if isinstance(exc, SuspiciousOperation):
+        # Django's own body limits (too many form fields or files, a body over
+        # DATA_UPLOAD_MAX_MEMORY_SIZE) met while a parser reads the request: the client's fault.
+        set_rollback()
+        return Response(_suspicious_body(exc), status=status.HTTP_400_BAD_REQUEST)
     response = drf_exception_handler(exc, context)
     if response is None:
         return _server_error(exc, context)
@@ -64,6 +76,19 @@ def exception_handler(exc, context):
             code = codes
         response.data = {"code": code, "detail": str(getattr(exc, "detail", exc))}
     return response
+
+
+def _suspicious_body(exc: SuspiciousOperation) -> dict:
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return {"code": "request_too_large", "detail": f"The request body is larger than {limit:,} bytes."}
+    if isinstance(exc, TooManyFieldsSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        return {"code": "bad_request", "detail": f"The request has more than {limit:,} fields."}
+    if isinstance(exc, TooManyFilesSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FILES
+        return {"code": "bad_request", "detail": f"The request has more than {limit:,} files."}
+    return {"code": "bad_request", "detail": "The request is malformed."}
 
 
 def _server_error(exc: BaseException, context) -> Response:

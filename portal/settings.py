@@ -8,6 +8,7 @@ silently replaced, so a typo in production fails loudly.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -59,6 +60,28 @@ if PRODUCTION and DEBUG:
     raise ImproperlyConfigured("Refusing to start: DEBUG is on in production (PORTAL_PRODUCTION=1).")
 if PRODUCTION and SECRET_KEY == DEFAULT_SECRET_KEY:
     raise ImproperlyConfigured("Refusing to start: set SECRET_KEY to a long random value in production.")
+# Django's own deploy check (security.W009) asks for 50+ characters and 5+ different ones; in
+# production a weaker key is refused at start-up rather than failing every request later.
+MIN_SECRET_KEY_LENGTH = 50
+
+
+def secret_key_weakness(key: str) -> str | None:
+    """Why ``key`` is too weak for production, or None when it is long and varied enough."""
+    length = len(key.strip())
+    if length == 0:
+        return "SECRET_KEY is empty"
+    if length < MIN_SECRET_KEY_LENGTH:
+        return f"SECRET_KEY is only {length} character{'' if length == 1 else 's'} long"
+    if len(set(key)) < 5:
+        return "SECRET_KEY is too repetitive (fewer than 5 different characters)"
+    return None
+
+
+if PRODUCTION and (weakness := secret_key_weakness(SECRET_KEY)):
+    raise ImproperlyConfigured(
+        f"Refusing to start: {weakness}; production needs at least {MIN_SECRET_KEY_LENGTH} random characters "
+        "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))')."
+    )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "testserver", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -78,6 +101,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "axes",
     "workflows",
     "notifications",
     "recurring",
@@ -87,6 +111,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "portal.limits.RequestBodyLimitsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -95,6 +120,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "portal.middleware.LoginRequiredEverywhereMiddleware",
+    # Last, as django-axes asks: turns a throttled sign-in into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -133,6 +160,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Login throttling (portal/login_throttle.py): failures are counted per username and client
+# address; after PORTAL_LOGIN_FAILURE_LIMIT of them that pair waits PORTAL_LOGIN_COOLOFF_MINUTES.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("PORTAL_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("PORTAL_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "portal.login_throttle.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "portal.login_throttle.client_ip"
+AXES_VERBOSE = False
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -185,7 +226,13 @@ PORTAL_PROOF_CONTENT_TYPES = env_list(
         "application/msword",
     ],
 )
-DATA_UPLOAD_MAX_MEMORY_SIZE = PORTAL_PROOF_MAX_BYTES + 1024 * 1024
+# Request bodies are bounded before anything parses them (portal/limits.py): a body larger than
+# this is refused from its Content-Length (a multipart body may carry one proof file on top), and
+# JSON nested deeper than PORTAL_MAX_JSON_DEPTH is refused before a parser recurses into it.
+PORTAL_MAX_BODY_BYTES = env_int("PORTAL_MAX_BODY_BYTES", 2 * 1024 * 1024, minimum=1024)
+PORTAL_MAX_JSON_DEPTH = env_int("PORTAL_MAX_JSON_DEPTH", 32, minimum=4)
+# Django's own cap on bodies read into memory (form fields; uploaded files are not counted).
+DATA_UPLOAD_MAX_MEMORY_SIZE = PORTAL_MAX_BODY_BYTES
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
@@ -204,9 +251,9 @@ X_FRAME_OPTIONS = "DENY"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: an anonymous request then gets 401 with "WWW-Authenticate: Token".
-        "rest_framework.authentication.TokenAuthentication",
+        "portal.login_throttle.ThrottledTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.BasicAuthentication",
+        "portal.login_throttle.ThrottledBasicAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["portal.permissions.IsPortalMember"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],

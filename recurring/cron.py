@@ -8,8 +8,9 @@ Django, no project imports.
 Rules enforced here (the reference is Debian/Vixie cron as implemented by cronsim):
 
 * Exactly five fields (minute hour day-of-month month day-of-week) with ranges, steps, lists and
-  names. Macros, ``L``, ``W``, ``#``, ``?``, ``H`` and 6/7-field forms are refused, because
-  celery-beat cannot express them either.
+  names. Any step above zero is valid, as in Vixie cron (``*/100`` in day-of-month is day 1).
+  Macros, ``L``, ``W``, ``#``, ``?``, ``H``, ``R``/``~`` and 6/7-field forms are refused, naming
+  the construct, because celery-beat cannot express them either.
 * Day rule: when both day fields are restricted, a date matches if EITHER matches. A day field
   whose text starts with ``*`` (including ``*/2``) counts as unrestricted, so then the two day
   fields are ANDed: ``0 9 */2 * MON`` is "odd days that are Mondays".
@@ -101,9 +102,10 @@ class _FieldSpec:
     name_offset: int = 0  # value of names[0]
 
     @property
-    def max_step(self) -> int:
-        # Day-of-week has seven distinct days although 0-7 can be written.
-        return 7 if self.names is DOW_NAMES else self.high - self.low + 1
+    def span(self) -> int:
+        """How many values can be written (8 for day-of-week, 0-7): a step at least this large
+        selects only the first value of its range."""
+        return self.high - self.low + 1
 
     @property
     def distinct(self) -> range:
@@ -121,6 +123,13 @@ FIELD_SPECS = (MINUTE, HOUR, DAY_OF_MONTH, MONTH, DAY_OF_WEEK)
 _LAST_RE = re.compile(r"^(\d*L|L-?\d*|LW|\d+L)$")
 _NEAREST_WEEKDAY_RE = re.compile(r"^(\d+W|W\d+)$")
 _HASH_RE = re.compile(r"^H(\(.*\))?(/.*)?$")
+# The same constructs as one part of a range or step ('1-L', 'L/2', '15W-20', 'R/5').
+_LAST_PART_RE = re.compile(r"^(\d*LW?|L\d*)$")
+_NEAREST_WEEKDAY_PART_RE = re.compile(r"^(\d+W|W\d*)$")
+_HASH_PART_RE = re.compile(r"^H(\(.*\))?$")
+_RANDOM_PART_RE = re.compile(r"^(\d*R\d*|R\(.*\))$")
+# A step written with more digits than this is larger than any field: read it as "very large".
+_STEP_DIGITS = 6
 
 
 def _number(text: str, spec: _FieldSpec, term: str) -> int:
@@ -144,27 +153,42 @@ def _number(text: str, spec: _FieldSpec, term: str) -> int:
 
 
 def _refuse_unsupported(term: str, spec: _FieldSpec) -> None:
-    """Explain the cron extensions we refuse (celery-beat cannot express them)."""
+    """Name the cron extension a term uses when we refuse it (celery-beat cannot express them):
+    'L' (last day), 'W' (nearest weekday), '#' (nth weekday), '?', 'H' (hashed) and 'R' or '~'
+    (random), whether the term is the construct alone or one end of a range or step."""
     upper = term.upper()
     beat = "celery-beat cannot express it"
     if "?" in term:
         raise CronError(f"{spec.name}: '?' is not supported: use '*' for any value")
     if "#" in term:
         raise CronError(f"{spec.name}: '#' (nth weekday of the month, as in 'MON#1') is not supported: {beat}")
-    if spec in (DAY_OF_MONTH, DAY_OF_WEEK) and upper not in spec.names:
-        if _LAST_RE.match(upper):
-            raise CronError(f"{spec.name}: 'L' (last day) is not supported: {beat}")
-        if _NEAREST_WEEKDAY_RE.match(upper):
-            raise CronError(f"{spec.name}: 'W' (nearest weekday) is not supported: {beat}")
+    if "~" in term:
+        raise CronError(f"{spec.name}: '~' (random value) is not supported: write the value itself, e.g. '15'")
     if _HASH_RE.match(upper) and upper not in spec.names:
         raise CronError(f"{spec.name}: 'H' (hashed value) is not supported: write the value itself, e.g. '15'")
+    if upper in spec.names:
+        return
+    if _LAST_RE.match(upper):
+        raise CronError(f"{spec.name}: 'L' (last day) is not supported: {beat}")
+    if _NEAREST_WEEKDAY_RE.match(upper):
+        raise CronError(f"{spec.name}: 'W' (nearest weekday) is not supported: {beat}")
+    for part in re.split(r"[-/]", upper):
+        if part in spec.names:
+            continue
+        if _LAST_PART_RE.match(part):
+            raise CronError(f"{spec.name}: 'L' (last day) is not supported: {beat}")
+        if _NEAREST_WEEKDAY_PART_RE.match(part):
+            raise CronError(f"{spec.name}: 'W' (nearest weekday) is not supported: {beat}")
+        if _HASH_PART_RE.match(part):
+            raise CronError(f"{spec.name}: 'H' (hashed value) is not supported: write the value itself, e.g. '15'")
+        if _RANDOM_PART_RE.match(part):
+            raise CronError(f"{spec.name}: 'R' (random value) is not supported: write the value itself, e.g. '15'")
 
 
 def _parse_term(term: str, spec: _FieldSpec) -> tuple[int, int, int, bool]:
     """Parse one list item into (low, high, step, is_star); values stay as written (7 = Sun)."""
     if term == "":
         raise CronError(f"{spec.name}: empty item in the list")
-    _refuse_unsupported(term, spec)
     base, slash, step_text = term.partition("/")
     step = 1
     if slash:
@@ -172,9 +196,12 @@ def _parse_term(term: str, spec: _FieldSpec) -> tuple[int, int, int, bool]:
             raise CronError(f"{spec.name}: missing step after '/' in '{term}'")
         if not (step_text.isascii() and step_text.isdigit()):
             raise CronError(f"{spec.name}: step '{step_text}' in '{term}' is not a number")
-        step = int(step_text)
-        if not 1 <= step <= spec.max_step:
-            raise CronError(f"{spec.name}: step {step} in '{term}' must be between 1 and {spec.max_step}")
+        # Any step above zero is valid (Vixie/Debian cron): a step at least as large as the
+        # field selects the first value of its range only. '*/100' in day-of-month is the known
+        # idiom for "day 1, and the day fields are ANDed" (the field starts with '*').
+        step = int(step_text) if len(step_text) <= _STEP_DIGITS else 10**_STEP_DIGITS
+        if step < 1:
+            raise CronError(f"{spec.name}: step {step} in '{term}' must be 1 or more")
     if base == "*":
         return spec.low, spec.high, step, True
     first, dash, last = base.partition("-")
@@ -196,13 +223,14 @@ def _parse_term(term: str, spec: _FieldSpec) -> tuple[int, int, int, bool]:
     return low, high, step, False
 
 
-def _croniter_term(low: int, high: int, step: int, is_star: bool) -> str:
+def _croniter_term(spec: _FieldSpec, low: int, high: int, step: int, is_star: bool) -> str:
     """Spell a parsed term the way croniter expands it exactly like Vixie cron.
 
     croniter widens an equal range ('5-5') to the whole field and reads 'N/step' against 0-6 in
     the day-of-week field, so single values are written alone and every step gets an explicit,
     increasing range.
     """
+    step = min(step, spec.span)  # larger steps select the same single value
     if is_star:
         return "*" if step == 1 else f"*/{step}"
     if low == high:
@@ -261,10 +289,15 @@ def _expand_with_croniter(terms: list[str], expression: str) -> list[list[int]]:
 
 def _parse(expression: str) -> _Parsed:
     fields = _split(expression)
+    # Unsupported constructs first, in every field: a plain mistake elsewhere (a zero step, an
+    # out-of-range value) must not hide that the expression uses something we cannot run at all.
+    for text, spec in zip(fields, FIELD_SPECS, strict=True):
+        for term in text.split(","):
+            _refuse_unsupported(term, spec)
     croniter_fields = []
     for text, spec in zip(fields, FIELD_SPECS, strict=True):
         terms = [_parse_term(term, spec) for term in text.split(",")]
-        croniter_fields.append(",".join(_croniter_term(*term) for term in terms))
+        croniter_fields.append(",".join(_croniter_term(spec, *term) for term in terms))
     normalised = " ".join(fields)
     minutes, hours, doms, months, dows = _expand_with_croniter(croniter_fields, normalised)
     parsed = _Parsed(
@@ -295,9 +328,10 @@ def validate(expression: str) -> str:
     """Return the normalised expression (stripped, single spaces) or raise CronError saying why.
 
     Accepts five fields with ranges, steps, lists, names (MON, JAN; any case) and day-of-week
-    0-7 (0 and 7 = Sunday). Refuses macros, L, W, #, ?, H, other field counts, out-of-range
-    values, bad steps, unknown names, empty list items, backwards ranges and day-of-month values
-    that can never occur in the selected months.
+    0-7 (0 and 7 = Sunday) and any step above zero. Refuses macros, L, W, #, ?, H, R, ~ (naming
+    the construct, in whichever field it is), other field counts, out-of-range values, zero
+    steps, unknown names, empty list items, backwards ranges and day-of-month values that can
+    never occur in the selected months.
     """
     return _parse(expression).expression
 

@@ -16,6 +16,10 @@ def _private_proof_dir(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.PROOF_STORAGE_DIR = tmp_path / "proofs"
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    # Tests sign in thousands of times, with wrong passwords on purpose and with client.login()
+    # (no request, which django-axes refuses): login throttling is tested on its own
+    # (tests/test_login_throttle.py) and off elsewhere.
+    settings.AXES_ENABLED = False
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -61,6 +61,33 @@ def test_production_refuses_the_default_secret_key(tmp_path):
     assert "set SECRET_KEY" in started.stderr
 
 
+@pytest.mark.parametrize(
+    ("key", "said"),
+    [
+        ("", "SECRET_KEY is empty"),
+        ("   ", "SECRET_KEY is empty"),
+        ("k", "SECRET_KEY is only 1 character long"),
+        ("x" * 49, "SECRET_KEY is only 49 characters long"),
+        ("ab" * 40, "too repetitive"),
+    ],
+)
+def test_production_refuses_an_empty_short_or_repetitive_secret_key(tmp_path, key, said):
+    started = _start(tmp_path, **_production(SECRET_KEY=key))
+
+    assert started.returncode != 0
+    assert "Refusing to start" in started.stderr
+    assert said in started.stderr
+    assert "at least 50 random characters" in started.stderr
+    assert "started" not in started.stdout
+
+
+def test_production_accepts_a_50_character_random_key(tmp_path):
+    started = _start(tmp_path, **_production(SECRET_KEY=secrets.token_urlsafe(64)[:50]))
+
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.strip() == "started"
+
+
 def test_production_turns_debug_off_and_cookies_secure(tmp_path):
     code = (
         "import django; django.setup(); from django.conf import settings as s; "

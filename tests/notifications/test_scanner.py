@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -209,7 +213,8 @@ def test_dismissing_a_notification_does_not_take_the_task_off_home(operator):
     assert [t.pk for t in groups["missing_evidence"]] == [missing.pk]
 
 
-def test_the_command_prints_counts_per_type(operator):
+def test_the_command_prints_counts_per_type(operator, time_machine):
+    time_machine.move_to(ON_DUE_DATE + dt.timedelta(hours=1), tick=False)
     TaskFactory(due_date=DUE, assignee=operator)
     out = StringIO()
 
@@ -226,6 +231,47 @@ def test_the_command_prints_counts_per_type(operator):
 def test_the_command_refuses_a_malformed_instant():
     with pytest.raises(CommandError, match="not an ISO 8601 date-time"):
         call_command("scan_notifications", "--at", "tomorrow morning")
+
+
+def test_the_command_refuses_an_instant_in_the_future_and_stores_nothing(operator, time_machine):
+    time_machine.move_to(ON_DUE_DATE - dt.timedelta(days=1), tick=False)
+    TaskFactory(due_date=DUE, assignee=operator)
+
+    with pytest.raises(CommandError) as refused:
+        call_command("scan_notifications", "--at", "9999-12-31T00:00:00+00:00")
+
+    assert str(refused.value).startswith("--at is in the future; scan_notifications evaluates now or a past instant")
+    assert "\n" not in str(refused.value)
+    assert not Notification.objects.exists()
+
+
+@pytest.mark.parametrize("value", ["", "   "])
+def test_the_command_refuses_an_empty_instant_instead_of_reading_it_as_now(operator, time_machine, value):
+    time_machine.move_to(ON_DUE_DATE, tick=False)
+    TaskFactory(due_date=DUE, assignee=operator)
+
+    with pytest.raises(CommandError) as refused:
+        call_command("scan_notifications", "--at", value)
+
+    assert str(refused.value).startswith("--at: '")
+    assert str(refused.value).endswith("' is not an ISO 8601 date-time (e.g. 2028-02-02T09:00:00+00:00).")
+    assert not Notification.objects.exists()
+
+
+def test_the_command_refusal_exits_non_zero_with_one_line(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "manage.py", "scan_notifications", "--at", ""],
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "PORTAL_VAR_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode != 0
+    expected = "CommandError: --at: '' is not an ISO 8601 date-time (e.g. 2028-02-02T09:00:00+00:00)."
+    assert done.stderr.strip() == expected
 
 
 def test_the_celery_task_scans_now(operator, time_machine):

@@ -52,6 +52,11 @@ def every_day(start: date, end: date) -> list[date]:
         ("59 23 31 12 SUN", "59 23 31 12 SUN"),
         ("0-59/30 0-23/6 1-31/10 1-12/3 0-7/2", "0-59/30 0-23/6 1-31/10 1-12/3 0-7/2"),
         ("0 9 5-5 * *", "0 9 5-5 * *"),
+        # Any step above zero, as in Vixie/Debian cron.
+        ("*/61 * * * *", "*/61 * * * *"),
+        ("0 0 * * */8", "0 0 * * */8"),
+        ("1 1 */100,1-7 * MON", "1 1 */100,1-7 * MON"),
+        ("0 0 */99999999999999999999 * *", "0 0 */99999999999999999999 * *"),
     ],
 )
 def test_validate_accepts_standard_five_field_syntax_and_normalises_spacing(expression, normalised):
@@ -88,9 +93,22 @@ def test_validate_accepts_standard_five_field_syntax_and_normalises_spacing(expr
         ("0 0 * 0 *", "month: 0 is out of range 1-12"),
         ("0 0 * * 8", "day-of-week: 8 is out of range 0-7"),
         ("0 1-24 * * *", "hour: 24 is out of range 0-23"),
-        ("*/0 * * * *", "minute: step 0 in '*/0' must be between 1 and 60"),
-        ("*/61 * * * *", "minute: step 61 in '*/61' must be between 1 and 60"),
-        ("0 0 * * */8", "day-of-week: step 8 in '*/8' must be between 1 and 7"),
+        ("*/0 * * * *", "minute: step 0 in '*/0' must be 1 or more"),
+        ("0 0 1-9/00 * *", "day-of-month: step 0 in '1-9/00' must be 1 or more"),
+        # Unsupported constructs are named wherever they stand in a field.
+        ("0 9 1-L * *", "day-of-month: 'L' (last day) is not supported"),
+        ("0 9 L/2 * *", "day-of-month: 'L' (last day) is not supported"),
+        ("0 9 1,L-3 * *", "day-of-month: 'L' (last day) is not supported"),
+        ("0 9 15W-20 * *", "day-of-month: 'W' (nearest weekday) is not supported"),
+        ("0 9 * * 1-5,R", "day-of-week: 'R' (random value) is not supported"),
+        ("R 9 * * *", "minute: 'R' (random value) is not supported"),
+        ("0 1-H * * *", "hour: 'H' (hashed value) is not supported"),
+        ("0~30 9 * * *", "minute: '~' (random value) is not supported"),
+        ("0 9 ?,1 * *", "day-of-month: '?' is not supported"),
+        # A plain mistake in an earlier field does not hide a construct we cannot run at all.
+        ("*/0 9 * * MON#1", "day-of-week: '#' (nth weekday of the month, as in 'MON#1') is not supported"),
+        ("0 99 */0 * 5L", "day-of-week: 'L' (last day) is not supported"),
+        ("0 9 32 * W1", "day-of-week: 'W' (nearest weekday) is not supported"),
         ("*/x * * * *", "minute: step 'x' in '*/x' is not a number"),
         ("*/ * * * *", "minute: missing step after '/' in '*/'"),
         ("0 0 * * MOM", "day-of-week: unknown name 'MOM' (use SUN-SAT or 0-7)"),

@@ -182,6 +182,11 @@ def test_every_field_term_expands_like_cronsim():
             terms.append(f"{a}-{b}")
             terms.extend(f"{a}-{b}/{s}" for s in rng.sample(range(1, max_step + 1), min(max_step, 6)))
         terms.extend(f"{v}/{s}" for v in values for s in (1, 2, 3, max_step))
+        # Vixie cron takes any step above zero: steps as large as the field or larger.
+        big_steps = (high - low, high - low + 1, high - low + 2, 100, 10**9)
+        terms.extend(f"*/{s}" for s in big_steps)
+        terms.extend(f"{low + 1}-{high}/{s}" for s in big_steps)
+        terms.extend(f"{high - 1}/{s}" for s in big_steps)
         for term in terms:
             expression = " ".join(term if i == index else "*" for i in range(5))
             ours = set(getattr(_parse(expression), fields[index]))
@@ -235,3 +240,34 @@ def test_the_all_in_gap_difference_is_real_and_only_for_wildcard_jobs():
     assert day not in cronsim_first_firings("*/30 2 * * *", "Europe/Berlin", day, day)
     assert compile_schedule("*/30 2 * * *", "Europe/Berlin").fire_time(day) == datetime(2026, 3, 29, 1, tzinfo=UTC)
     assert cronsim_first_firings("30 2 * * *", "Europe/Berlin", day, day) == {day: datetime(2026, 3, 29, 1, tzinfo=UTC)}
+
+
+def test_star_step_100_in_day_of_month_means_the_first_monday_like_cronsim():
+    # The known Vixie idiom: '*/100' is day 1 only, and because the field starts with '*' the day
+    # fields are ANDed: {1} and 1-7, on a Monday -> the first Monday of each month at 01:01.
+    expression = "1 1 */100,1-7 * MON"
+    assert validate(expression) == expression
+    windows = compile_schedule(expression, "UTC").windows(date(2020, 1, 1), date(2020, 4, 30))
+    assert windows == [date(2020, 1, 6), date(2020, 2, 3), date(2020, 3, 2), date(2020, 4, 6)]
+    oracle = CronSim(expression, datetime(2020, 1, 1))
+    assert [next(oracle).date() for _ in range(4)] == windows
+    for zone in ZONES:
+        assert_matches_cronsim(expression, zone)
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "*/61 * * * *",
+        "0 */24 * * *",
+        "30 9 */31 * *",
+        "0 0 1 */13 *",
+        "0 0 * * */8",
+        "0 12 5/40 * 1-7/9",
+        "*/90 3 * * *",
+    ],
+)
+def test_steps_larger_than_the_field_fire_like_cronsim(expression):
+    assert validate(expression) == expression
+    for zone in ("Europe/Berlin", "Australia/Sydney"):
+        assert_matches_cronsim(expression, zone)
