@@ -14,6 +14,7 @@ import datetime as dt
 import django_filters
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.text import Truncator
 
 from .models import Run, RunStatus, WorkflowTemplate
 
@@ -21,6 +22,17 @@ from .models import Run, RunStatus, WorkflowTemplate
 RECENT_DAYS = 30
 
 AT_RISK_CHOICES = (("yes", "At risk"), ("no", "On track"))
+#: Template names in the filter's drop-down are cut to this length, so it fits a phone.
+CHOICE_LABEL_LENGTH = 36
+
+
+class TemplateChoiceField(django_filters.fields.ModelChoiceField):
+    def label_from_instance(self, obj: WorkflowTemplate) -> str:
+        return Truncator(obj.name).chars(CHOICE_LABEL_LENGTH)
+
+
+class TemplateChoiceFilter(django_filters.ModelChoiceFilter):
+    field_class = TemplateChoiceField
 
 
 def active_and_recent(queryset: QuerySet, *, days: int = RECENT_DAYS) -> QuerySet:
@@ -33,7 +45,7 @@ def active_and_recent(queryset: QuerySet, *, days: int = RECENT_DAYS) -> QuerySe
 class RunFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_search", label="Search", max_length=200)
     status = django_filters.ChoiceFilter(choices=RunStatus.choices, empty_label="Active and recent", label="Status")
-    template = django_filters.ModelChoiceFilter(
+    template = TemplateChoiceFilter(
         queryset=WorkflowTemplate.objects.order_by("name"), empty_label="All templates", label="Template"
     )
     at_risk = django_filters.ChoiceFilter(

@@ -81,7 +81,9 @@ class TemplateTaskEditForm(forms.Form):
     instructions = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     stage = forms.CharField(max_length=100, required=False, help_text="One of the stages; empty means the first.")
     offset_days = forms.IntegerField(
-        label="Offset (days)", initial=0, help_text="Due date = anchor date + offset; −2 is two days before."
+        label="Offset (days)",
+        required=False,
+        help_text="Due date = anchor date + offset; −2 is two days before. Empty means 0.",
     )
     assignee = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label="Assignee")
     depends_on = CommaSeparatedNamesField(label="Depends on", help_text="Refs of prerequisite tasks, e.g. draft.")
@@ -107,6 +109,7 @@ class TemplateTaskEditForm(forms.Form):
         spec["assignee"] = self.assignees.get(spec["assignee"]) if spec["assignee"] else None
         for name in ("instructions", "stage", "requires_link"):
             spec[name] = spec[name] or ""
+        spec["offset_days"] = spec["offset_days"] or 0
         return spec
 
 
