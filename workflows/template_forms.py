@@ -40,7 +40,15 @@ EDITABLE_TASK_FIELDS = (
 )
 
 
-class LaunchForm(forms.Form):
+class PortalForm(forms.Form):
+    """Labels without Django's trailing colon, as on every portal page."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class LaunchForm(PortalForm):
     anchor_date = StrictDateFormField(
         label="Anchor date",
         widget=forms.DateInput(attrs={"type": "date"}),
@@ -54,11 +62,11 @@ class LaunchForm(forms.Form):
         return day
 
 
-class CloneTemplateForm(forms.Form):
+class CloneTemplateForm(PortalForm):
     name = forms.CharField(label="Name of the copy", max_length=200, help_text="The copy starts as a manual template.")
 
 
-class TemplateEditForm(forms.Form):
+class TemplateEditForm(PortalForm):
     name = forms.CharField(max_length=200)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
     category = forms.CharField(max_length=100, required=False)
@@ -73,7 +81,7 @@ class TemplateEditForm(forms.Form):
         return {name: self.cleaned_data[name] for name in EDITABLE_TEMPLATE_FIELDS}
 
 
-class TemplateTaskEditForm(forms.Form):
+class TemplateTaskEditForm(PortalForm):
     ref = forms.CharField(
         max_length=100, label="Ref", help_text="A short key: letters, digits, - or _. Other tasks depend on it."
     )

@@ -145,6 +145,7 @@ def template_edit(request: HttpRequest, pk) -> HttpResponse:
         "form": form,
         "formset": formset,
         "stage_names": template.stages,
+        "refs": [task["ref"] for task in initial_tasks],
         "has_errors": status == 400,
     }
     return render(request, _page(request, "workflows/template_edit.html", "editor"), context, status=status)

@@ -104,6 +104,7 @@ def test_operator_clones_a_template_adds_a_dependent_task_and_sees_the_diagram_c
 def test_a_cycle_typed_in_the_editor_is_refused_naming_the_cycle(operator_page):
     template = newsletter()
     operator_page.goto(f"/workflows/templates/{template.pk}/edit/")
+    operator_page.locator("#task-1 summary").click()
     draft = operator_page.locator("fieldset.task-form").nth(0)
     draft.get_by_label("Depends on").fill("send")
     operator_page.get_by_role("button", name="Save template").click()
