@@ -199,6 +199,7 @@ def test_run_page_groups_tasks_by_stage_in_template_order_with_progress(client, 
     assert "Unassigned" in body
     assert "due today" in body  # the send task, anchor + 0
     assert "Current stage" in body
+    assert "Proof needed" in body  # the send task's run link is not filled yet
 
 
 @pytest.mark.django_db
