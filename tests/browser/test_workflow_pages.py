@@ -117,6 +117,22 @@ def test_a_cycle_typed_in_the_editor_is_refused_naming_the_cycle(operator_page):
     assert template.tasks.get(ref="draft").depends_on == []
 
 
+def test_workflows_filters_swap_the_results_in_place(operator_page):
+    template = newsletter()
+    late = instantiate_run(template=template, anchor_date=portal_today() - dt.timedelta(days=3)).run
+    calm = instantiate_run(template=template, anchor_date=portal_today() + dt.timedelta(days=20)).run
+    operator_page.goto("/workflows/")
+    results = operator_page.locator("#run-results")
+    assert late.title in results.inner_text() and calm.title in results.inner_text()
+    operator_page.evaluate("window.notReloaded = true")
+
+    operator_page.get_by_label("Risk").select_option("yes")
+    operator_page.wait_for_url("**/workflows/?*at_risk=yes*")
+    operator_page.wait_for_function(f"!document.querySelector('#run-results').innerText.includes({calm.title!r})")
+    assert late.title in results.inner_text()
+    assert operator_page.evaluate("window.notReloaded === true")  # swapped by HTMX, not a reload
+
+
 @pytest.mark.parametrize("viewport", [PHONE_VIEWPORT, DESKTOP_VIEWPORT], ids=["phone", "desktop"])
 def test_workflow_pages_fit_the_screen_and_pass_axe(browser, live_server, browser_operator, viewport):
     template = newsletter()
