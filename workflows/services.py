@@ -67,19 +67,19 @@ TEMPLATE_TASK_FIELDS = (
 )
 
 
-def _names(values: Any, what: str, *, field: str | None = None) -> list[str]:
+def _names(values: Any, what: str, *, field: str | None = None, **extra: Any) -> list[str]:
     """A list of distinct non-empty names (a bare string is refused, not split into letters)."""
     field = field or what
     if values is None:
         return []
     if not isinstance(values, list | tuple) or not all(isinstance(v, str) for v in values):
-        raise DomainError("validation_error", f"{what} must be a list of names.", field=field)
+        raise DomainError("validation_error", f"{what} must be a list of names.", field=field, **extra)
     cleaned = [v.strip() for v in values]
     if any(not v for v in cleaned):
-        raise DomainError("validation_error", f"{what} cannot contain an empty name.", field=field)
+        raise DomainError("validation_error", f"{what} cannot contain an empty name.", field=field, **extra)
     duplicates = sorted({v for v in cleaned if cleaned.count(v) > 1})
     if duplicates:
-        raise DomainError("validation_error", f"{what} has duplicates: {', '.join(duplicates)}.", field=field)
+        raise DomainError("validation_error", f"{what} has duplicates: {', '.join(duplicates)}.", field=field, **extra)
     return cleaned
 
 
@@ -88,7 +88,13 @@ MAX_LEAD_DAYS = MAX_OFFSET_DAYS
 
 
 def _whole_number(
-    value: Any, what: str, *, field: str | None = None, minimum: int | None = None, maximum: int | None = None
+    value: Any,
+    what: str,
+    *,
+    field: str | None = None,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    **extra: Any,
 ) -> int:
     field = field or what
     try:
@@ -96,11 +102,13 @@ def _whole_number(
             raise ValueError
         number = int(value)
     except ValueError:
-        raise DomainError("validation_error", f"{what} must be a whole number; got '{value}'.", field=field) from None
+        raise DomainError(
+            "validation_error", f"{what} must be a whole number; got '{value}'.", field=field, **extra
+        ) from None
     if minimum is not None and number < minimum:
-        raise DomainError("validation_error", f"{what} must be {minimum} or more.", field=field)
+        raise DomainError("validation_error", f"{what} must be {minimum} or more.", field=field, **extra)
     if maximum is not None and number > maximum:
-        raise DomainError("validation_error", f"{what} must be {maximum:,} or less.", field=field)
+        raise DomainError("validation_error", f"{what} must be {maximum:,} or less.", field=field, **extra)
     return number
 
 
@@ -145,17 +153,27 @@ def validate_template_definition(template: WorkflowTemplate, tasks: list[dict]) 
                 "validation_error",
                 f"Task {index + 1}: ref must be letters, digits, '-' or '_' (got '{ref}').",
                 field="tasks",
+                position=index,
+                task_field="ref",
             )
         ref = spec["ref"] = ref.strip()
         title = spec.get("title")
         if not isinstance(title, str) or not title.strip():
-            raise DomainError("validation_error", f"Task '{ref}' needs a title.", field="tasks")
+            raise DomainError(
+                "validation_error", f"Task '{ref}' needs a title.", field="tasks", ref=ref, task_field="title"
+            )
         spec["title"] = title.strip()
         if not spec.get("stage") and template.stages:
             spec["stage"] = template.stages[0]
-        spec["depends_on"] = _names(spec.get("depends_on"), f"Task '{ref}': depends_on", field="tasks")
+        spec["depends_on"] = _names(
+            spec.get("depends_on"), f"Task '{ref}': depends_on", field="tasks", ref=ref, task_field="depends_on"
+        )
         spec["requires_run_links"] = _names(
-            spec.get("requires_run_links"), f"Task '{ref}': requires_run_links", field="tasks"
+            spec.get("requires_run_links"),
+            f"Task '{ref}': requires_run_links",
+            field="tasks",
+            ref=ref,
+            task_field="requires_run_links",
         )
         spec["offset_days"] = _whole_number(
             spec.get("offset_days") or 0,
@@ -163,6 +181,8 @@ def validate_template_definition(template: WorkflowTemplate, tasks: list[dict]) 
             field="tasks",
             minimum=-MAX_OFFSET_DAYS,
             maximum=MAX_OFFSET_DAYS,
+            ref=ref,
+            task_field="offset_days",
         )
         if spec.get("estimate_minutes") is not None:
             spec["estimate_minutes"] = _whole_number(
@@ -171,6 +191,8 @@ def validate_template_definition(template: WorkflowTemplate, tasks: list[dict]) 
                 field="tasks",
                 minimum=0,
                 maximum=MAX_ESTIMATE_MINUTES,
+                ref=ref,
+                task_field="estimate_minutes",
             )
         if isinstance(spec.get("instructions"), str) and len(spec["instructions"]) > MAX_TEXT_LENGTH:
             raise DomainError(
@@ -178,11 +200,19 @@ def validate_template_definition(template: WorkflowTemplate, tasks: list[dict]) 
                 f"Task '{ref}': instructions are too long ({len(spec['instructions']):,} characters); "
                 f"the limit is {MAX_TEXT_LENGTH:,}.",
                 field="tasks",
+                ref=ref,
+                task_field="instructions",
             )
         refs.append(ref)
     duplicates = sorted({r for r in refs if refs.count(r) > 1})
     if duplicates:
-        raise DomainError("validation_error", f"Duplicate task refs: {', '.join(duplicates)}.", field="tasks")
+        raise DomainError(
+            "validation_error",
+            f"Duplicate task refs: {', '.join(duplicates)}.",
+            field="tasks",
+            refs=duplicates,
+            task_field="ref",
+        )
     known = set(refs)
     for spec in tasks:
         ref = spec["ref"]
@@ -192,13 +222,21 @@ def validate_template_definition(template: WorkflowTemplate, tasks: list[dict]) 
                 "validation_error",
                 f"Task '{ref}': stage '{stage}' is not one of the template's stages ({', '.join(template.stages)}).",
                 field="tasks",
+                ref=ref,
+                task_field="stage",
             )
         for dep in spec.get("depends_on") or []:
             if dep == ref:
-                raise DomainError("dependency_cycle", f"Task '{ref}' depends on itself.", cycle=[ref, ref])
+                raise DomainError(
+                    "dependency_cycle", f"Task '{ref}' depends on itself.", cycle=[ref, ref], task_field="depends_on"
+                )
             if dep not in known:
                 raise DomainError(
-                    "validation_error", f"Task '{ref}' depends on unknown task ref '{dep}'.", field="tasks"
+                    "validation_error",
+                    f"Task '{ref}' depends on unknown task ref '{dep}'.",
+                    field="tasks",
+                    ref=ref,
+                    task_field="depends_on",
                 )
         for name in spec.get("requires_run_links") or []:
             if name not in template.run_links:
@@ -206,10 +244,16 @@ def validate_template_definition(template: WorkflowTemplate, tasks: list[dict]) 
                     "validation_error",
                     f"Task '{ref}' requires run link '{name}', which the template does not define.",
                     field="tasks",
+                    ref=ref,
+                    task_field="requires_run_links",
                 )
         if spec.get("priority") and spec["priority"] not in Priority.values:
             raise DomainError(
-                "validation_error", f"Task '{ref}': unknown priority '{spec['priority']}'.", field="tasks"
+                "validation_error",
+                f"Task '{ref}': unknown priority '{spec['priority']}'.",
+                field="tasks",
+                ref=ref,
+                task_field="priority",
             )
     cycle = find_dependency_cycle({spec["ref"]: list(spec.get("depends_on") or []) for spec in tasks})
     if cycle:
@@ -217,6 +261,7 @@ def validate_template_definition(template: WorkflowTemplate, tasks: list[dict]) 
             "dependency_cycle",
             "Task dependencies form a cycle: " + " → ".join(cycle) + ".",
             cycle=cycle,
+            task_field="depends_on",
         )
 
 
@@ -311,6 +356,80 @@ def run_title(template: WorkflowTemplate, anchor_date: dt.date) -> str:
     return f"{template.name} — {anchor_date.isoformat()}"
 
 
+def due_date_for(anchor_date: dt.date, offset_days: int) -> dt.date:
+    """A template task's due date in the run for ``anchor_date``: the anchor plus its offset."""
+    return anchor_date + dt.timedelta(days=offset_days)
+
+
+def check_launchable(*, template: WorkflowTemplate, anchor_date: dt.date) -> None:
+    """Refuse launching ``template`` for ``anchor_date``: an archived template (409), a template
+    without task definitions (``template_has_no_tasks``: its run could never complete) and an
+    anchor date that would put a due date outside the calendar (``validation_error``)."""
+    if template.archived_at:
+        raise DomainError("template_archived", "This template is archived; restore it to launch runs.", status=409)
+    offsets = list(template.tasks.values_list("ref", "offset_days"))
+    if not offsets:
+        raise DomainError(
+            "template_has_no_tasks",
+            f"Template '{template.name}' has no tasks; add at least one task before launching a run.",
+        )
+    for ref, offset in offsets:
+        try:
+            due_date_for(anchor_date, offset)
+        except OverflowError:
+            raise DomainError(
+                "validation_error",
+                f"Anchor date {anchor_date.isoformat()} puts task '{ref}' (offset {offset:+d} days) outside "
+                "the calendar.",
+                field="anchor_date",
+            ) from None
+
+
+@dataclass
+class PlannedTask:
+    """One task a run for an anchor date would hold (see :func:`preview_run`)."""
+
+    ref: str
+    title: str
+    stage: str
+    due_date: dt.date
+    assignee: Any
+    depends_on: list[str]
+
+
+@dataclass
+class RunPreview:
+    template: WorkflowTemplate
+    anchor_date: dt.date
+    tasks: list[PlannedTask]
+    existing_run: Run | None
+
+
+def preview_run(*, template: WorkflowTemplate, anchor_date: dt.date) -> RunPreview:
+    """What :func:`instantiate_run` would create for ``anchor_date``, written nowhere: each task
+    with its stage, due date and prerequisites (titles), in the template's stage order, and the
+    run that already exists for that anchor date (launching opens it instead of adding one).
+    Refused like a launch (:func:`check_launchable`)."""
+    check_launchable(template=template, anchor_date=anchor_date)
+    specs = list(template.tasks.select_related("assignee"))
+    titles = {spec.ref: spec.title for spec in specs}
+    order = template.stage_order()
+    planned = [
+        PlannedTask(
+            ref=spec.ref,
+            title=spec.title,
+            stage=spec.stage,
+            due_date=due_date_for(anchor_date, spec.offset_days),
+            assignee=spec.assignee,
+            depends_on=[titles.get(ref, ref) for ref in spec.depends_on or []],
+        )
+        for spec in specs
+    ]
+    planned.sort(key=lambda task: (order.get(task.stage, len(order)), task.due_date))
+    existing = Run.objects.filter(template=template, anchor_date=anchor_date).first()
+    return RunPreview(template=template, anchor_date=anchor_date, tasks=planned, existing_run=existing)
+
+
 def instantiate_run(
     *,
     template: WorkflowTemplate,
@@ -332,24 +451,7 @@ def instantiate_run(
     Refused, changing nothing: an archived template (409), a template without task definitions
     (``template_has_no_tasks``: its run could never complete) and an anchor date that would put a
     due date outside the calendar (``validation_error``)."""
-    if template.archived_at:
-        raise DomainError("template_archived", "This template is archived; restore it to launch runs.", status=409)
-    offsets = list(template.tasks.values_list("ref", "offset_days"))
-    if not offsets:
-        raise DomainError(
-            "template_has_no_tasks",
-            f"Template '{template.name}' has no tasks; add at least one task before launching a run.",
-        )
-    for ref, offset in offsets:
-        try:
-            anchor_date + dt.timedelta(days=offset)
-        except OverflowError:
-            raise DomainError(
-                "validation_error",
-                f"Anchor date {anchor_date.isoformat()} puts task '{ref}' (offset {offset:+d} days) outside "
-                "the calendar.",
-                field="anchor_date",
-            ) from None
+    check_launchable(template=template, anchor_date=anchor_date)
     try:
         return _instantiate_run(
             template=template, anchor_date=anchor_date, by=by, trigger_date=trigger_date, announce=announce
@@ -419,7 +521,7 @@ def _create_missing_tasks(run: Run, template: WorkflowTemplate, *, by=None) -> l
             title=spec.title,
             instructions=spec.instructions,
             priority=spec.priority,
-            due_date=run.anchor_date + dt.timedelta(days=spec.offset_days),
+            due_date=due_date_for(run.anchor_date, spec.offset_days),
             assignee_id=spec.assignee_id,
             area=spec.area,
             estimate_minutes=spec.estimate_minutes,

@@ -31,6 +31,7 @@ from .models import (
     add_proof,
     portal_today,
 )
+from .run_views import stage_groups
 
 TASK_ACTIONS = (
     "start",
@@ -241,14 +242,11 @@ def run_detail(request: HttpRequest, pk) -> HttpResponse:
         .select_related("assignee")
         .order_by("due_date", "due_time", "title")
     )
-    order = run.template.stage_order()
-    stages: dict[str, list[Task]] = {}
-    for task in sorted(tasks, key=lambda t: (order.get(t.stage, len(order)), t.due_date, t.title)):
-        stages.setdefault(task.stage or "Tasks", []).append(task)
+    page = "workflows/run_detail.html#run" if request.htmx else "workflows/run_detail.html"
     return render(
         request,
-        "workflows/run_detail.html",
-        {"run": run, "risk": run.risk(), "stages": stages, "today": today, "RunStatus": RunStatus},
+        page,
+        {"run": run, "risk": run.risk(), "stages": stage_groups(run, tasks), "today": today, "RunStatus": RunStatus},
     )
 
 
