@@ -67,3 +67,11 @@ def test_due_tone_warns_today_and_tomorrow_and_alarms_when_overdue():
     assert due_tone(dt.date(2026, 12, 5)) == "warn"
     assert due_tone(dt.date(2026, 12, 6)) == "muted"
     assert due_tone(None) == "muted"
+
+
+def test_stored_status_values_read_as_labels():
+    from portal.templatetags.portal_format import status_label
+
+    assert status_label("in_progress") == "In progress"
+    assert status_label("todo") == "To do"
+    assert status_label("") == ""

@@ -146,3 +146,14 @@ def due_tone(value) -> str:
     if offset < 0:
         return "danger"
     return "warn" if offset <= 1 else "muted"
+
+
+@register.filter
+def status_label(value) -> str:
+    """The label of a task status value stored as plain text (history entries): "In progress"."""
+    from workflows.models import TaskStatus
+
+    try:
+        return TaskStatus(value).label
+    except ValueError:
+        return str(value or "")
