@@ -76,14 +76,12 @@ def _scratch_environment(folder: Path) -> dict[str, str]:
 
 
 def _manage(env: dict[str, str], *args: str) -> None:
-    subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
     )
+    if done.returncode:
+        sys.stderr.write(done.stdout + done.stderr)
+        raise SystemExit(f"manage.py {' '.join(args)} failed with status {done.returncode}.")
 
 
 def _sign_in(page, base_url: str) -> None:
