@@ -10,7 +10,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 # Two pytest workers match the two cores we plan for; PYTEST_WORKERS=0 runs in one process.
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test lint format bench setup clean-venv
+.PHONY: run test lint format bench screenshots setup clean-venv
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,10 @@ test: lint
 # The benchmark measures on a scratch database of its own; the portal's data is never touched.
 bench: $(RUNTIME_STAMP)
 	$(PY) manage.py bench
+
+# The README's screenshots (docs/screenshots/), taken on a scratch database with the demo data.
+screenshots: $(DEV_STAMP)
+	$(PY) scripts/screenshots.py
 
 clean-venv:
 	rm -rf $(VENV)

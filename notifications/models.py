@@ -37,6 +37,11 @@ class NotificationQuerySet(models.QuerySet):
     def unread(self):
         return self.filter(read_at__isnull=True, dismissed_at__isnull=True)
 
+    def mark_all_read(self) -> int:
+        """Mark every unread notification of this queryset read in one statement (callers narrow
+        it to one person with ``for_user`` first); answers how many changed."""
+        return self.unread().update(read_at=timezone.now())
+
     def unresolved_failures(self):
         """Automation failures nobody has acknowledged and no later success resolved."""
         return self.filter(

@@ -4,6 +4,7 @@ from . import views
 
 urlpatterns = [
     path("", views.inbox, name="notification-inbox"),
+    path("read-all/", views.mark_all_read, name="notification-read-all"),
     path("<uuid:pk>/read/", views.mark_read, name="notification-read"),
     path("<uuid:pk>/dismiss/", views.dismiss, name="notification-dismiss"),
     path("<uuid:pk>/acknowledge/", views.acknowledge, name="notification-acknowledge"),

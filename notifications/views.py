@@ -30,12 +30,13 @@ STATE_FILTERS = {
 }
 
 
-@require_GET
-def inbox(request: HttpRequest) -> HttpResponse:
-    state = request.GET.get("state", "unread")
+def _inbox_context(request: HttpRequest, query) -> dict:
+    """The inbox for the ``state``, ``type`` and ``page`` in ``query`` (GET, or the hidden fields
+    of a form posted from the inbox): the signed-in person's notifications only."""
+    state = query.get("state", "unread")
     if state not in STATE_FILTERS:
         state = "unread"
-    type_ = request.GET.get("type", "")
+    type_ = query.get("type", "")
     notifications = Notification.objects.for_user(request.user).select_related("task", "run")
     if state == "unread":
         notifications = notifications.unread()
@@ -53,19 +54,36 @@ def inbox(request: HttpRequest) -> HttpResponse:
         notifications = notifications.filter(type=type_)
     else:
         type_ = ""
-    page = Paginator(notifications, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "notifications/inbox.html",
-        {
-            "page": page,
-            "state": state,
-            "type": type_,
-            "states": STATE_FILTERS,
-            "types": NotificationType.choices,
-            "can_admin": is_admin(request.user),
-        },
-    )
+    page = Paginator(notifications, PAGE_SIZE).get_page(query.get("page"))
+    return {
+        "page": page,
+        "state": state,
+        "state_label": STATE_FILTERS[state],
+        "type": type_,
+        "states": STATE_FILTERS,
+        "types": NotificationType.choices,
+        "can_admin": is_admin(request.user),
+        "unread_count": Notification.objects.for_user(request.user).unread().count(),
+    }
+
+
+@require_GET
+def inbox(request: HttpRequest) -> HttpResponse:
+    return render(request, "notifications/inbox.html", _inbox_context(request, request.GET))
+
+
+@require_POST
+def mark_all_read(request: HttpRequest) -> HttpResponse:
+    """Mark every unread notification of the signed-in person read (never anyone else's). HTMX:
+    the refreshed list with the confirmation; plain post: back to the inbox with a message."""
+    count = Notification.objects.for_user(request.user).mark_all_read()
+    message = f"Marked {count} notification{'s' if count != 1 else ''} as read." if count else "Nothing was unread."
+    if request.htmx:
+        context = _inbox_context(request, request.POST)
+        response = render(request, "notifications/inbox.html#notification-list", {**context, "flash": message})
+        return trigger_client_event(response, "notifications-changed")
+    messages.success(request, message)
+    return _back(request)
 
 
 def _own(request: HttpRequest, pk) -> Notification:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import HttpRequest, HttpResponse
 
 from workflows.members import is_admin, is_member
+
+from .errors import forbidden_page
 
 OPEN_PREFIXES = ("/accounts/login/", "/health/", settings.STATIC_URL)
 
@@ -26,9 +28,7 @@ class LoginRequiredEverywhereMiddleware:
             return self.get_response(request)
         if path.startswith("/admin/"):
             if request.user.is_authenticated and not is_admin(request.user):
-                return HttpResponseForbidden(
-                    '<h1>403 Forbidden</h1><p>The admin is for Admins only. <a href="/">Back to the portal</a></p>'
-                )
+                return forbidden_page(request, "The admin is for Admins only.")
             return self.get_response(request)
         if not request.user.is_authenticated:
             if request.htmx:
@@ -37,8 +37,7 @@ class LoginRequiredEverywhereMiddleware:
                 return response
             return redirect_to_login(request.get_full_path())
         if not is_member(request.user) and path != "/accounts/logout/":
-            return HttpResponseForbidden(
-                "<h1>403 Forbidden</h1><p>Your account is not a member of Operators or Admins. "
-                "Ask an admin for access.</p>"
+            return forbidden_page(
+                request, "Your account is not a member of Operators or Admins. Ask an admin for access."
             )
         return self.get_response(request)

@@ -23,6 +23,17 @@ GROUP_TITLES = {
 DEFAULT_SCOPE = "mine"
 #: Rows per group on the page; the counts are always complete.
 HOME_GROUP_LIMIT = 100
+#: Rows of a group shown before its "Show all" disclosure: a phone screen stays a morning's view.
+HOME_ROWS_SHOWN = 10
+#: The tone of a group's count in the summary strip (docs/home.md): how urgent its rows are.
+GROUP_TONES = {
+    "follow_ups_due": "warn",
+    "overdue": "danger",
+    "missing_evidence": "danger",
+    "today": "info",
+    "waiting": "warn",
+    "upcoming": "muted",
+}
 
 
 @require_GET
@@ -71,7 +82,10 @@ def index(request: HttpRequest) -> HttpResponse:
             "name": name,
             "title": GROUP_TITLES[name],
             "tasks": home.groups[name],
+            "first": home.groups[name][:HOME_ROWS_SHOWN],
+            "rest": home.groups[name][HOME_ROWS_SHOWN:],
             "count": home.counts[name],
+            "tone": GROUP_TONES[name],
             "empty": EMPTY_STATES[name],
         }
         for name in HOME_GROUPS
@@ -79,6 +93,7 @@ def index(request: HttpRequest) -> HttpResponse:
     context = {
         "home": home,
         "groups": groups,
+        "at_risk_runs": [run for run in home.runs if run.at_risk],
         "errors": errors,
         "home_date": day,
         "home_scope": scope,

@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from portal.templatetags.portal_format import human_date
 from tests.api_factories import (
     DAY,
     failed_generation,
@@ -59,7 +60,7 @@ def test_empty_home_says_what_is_clear(signed_in):
     body = home(signed_in)
     for text in ("No follow-ups due", "No overdue work", "No automation failures", "No active workflow runs"):
         assert text in body
-    positions = [body.index(f'{heading} <span class="badge">0</span>') for heading in GROUP_HEADINGS]
+    positions = [body.index(f'{heading} <span class="count-pill">0</span>') for heading in GROUP_HEADINGS]
     assert positions == sorted(positions)
 
 
@@ -75,10 +76,10 @@ def test_each_task_shows_in_its_group_with_badges_and_source(signed_in, operator
     assert "overdue by 2 days" in overdue and operator.username in overdue
     follow_ups = group_section(body, "follow_ups_due")
     assert "Chase sponsor" in follow_ups and "waiting for Sponsor reply" in follow_ups
-    assert f"follow-up due {days(-1).isoformat()}" in follow_ups
+    assert f"follow-up due {human_date(days(-1))}" in follow_ups
     assert "missing proof: LinkedIn post URL" in group_section(body, "missing_evidence")
     assert "Tax report" in group_section(body, "upcoming")
-    assert 'Overdue <span class="badge">1</span>' in body
+    assert 'Overdue <span class="count-pill">1</span>' in body
     assert "No overdue work" not in body and "Nothing waiting" in body
 
 
@@ -172,7 +173,7 @@ def test_follow_up_sent_and_response_received_from_home(signed_in):
         home_fields(note="Pinged again", next_follow_up_at=days(3).isoformat()),
         headers=HX,
     )
-    assert sent.status_code == 200 and f"follow up {days(3).isoformat()}" in sent.content.decode()
+    assert sent.status_code == 200 and f"follow up {human_date(days(3))}" in sent.content.decode()
     task.refresh_from_db()
     assert task.status == "waiting" and task.follow_up_at == days(3)
     answered = signed_in.post(f"/tasks/{task.pk}/response-received/", home_fields(note="They said yes"), headers=HX)
@@ -229,4 +230,4 @@ def test_home_page_uses_a_constant_number_of_queries(signed_in, operator, django
     # links + runs with risk + next due tasks + failures
     with django_assert_max_num_queries(9):
         body = home(signed_in)
-    assert body.count('class="home-row"') == 5 * size
+    assert body.count('<li id="task-') == 5 * size

@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 import time_machine
 
-from portal.templatetags.portal_format import choice_label, due_phrase, human_date, human_datetime
-from workflows.models import Task, TaskStatus
+from portal.templatetags.portal_format import choice_label, due_phrase, due_tone, human_date, human_datetime, tone
+from workflows.models import Priority, RunStatus, Task, TaskStatus
 
 NOW = dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.UTC)
 
@@ -47,3 +47,31 @@ def test_due_phrases_count_days_from_today():
 
 def test_enum_values_show_their_labels():
     assert choice_label(Task(status=TaskStatus.IN_PROGRESS), "status") == "In progress"
+
+
+def test_every_status_and_priority_has_a_tone_by_meaning():
+    assert tone(TaskStatus.DONE) == "ok" and tone(RunStatus.ACTIVE) == "ok"
+    assert tone(TaskStatus.WAITING) == "warn" and tone(RunStatus.PAUSED) == "warn"
+    assert tone(TaskStatus.IN_PROGRESS) == "info"
+    assert tone(TaskStatus.SKIPPED) == "muted" and tone(RunStatus.CANCELLED) == "muted"
+    assert tone(Priority.URGENT) == "danger" and tone(Priority.HIGH) == "warn"
+    assert tone("failed") == "danger" and tone("succeeded") == "ok"
+    assert tone("no-such-value") == "muted"
+    for value in [*TaskStatus.values, *RunStatus.values, *Priority.values]:
+        assert tone(value) in {"ok", "warn", "danger", "info", "muted"}
+
+
+def test_due_tone_warns_today_and_tomorrow_and_alarms_when_overdue():
+    assert due_tone(dt.date(2026, 12, 3)) == "danger"
+    assert due_tone(dt.date(2026, 12, 4)) == "warn"
+    assert due_tone(dt.date(2026, 12, 5)) == "warn"
+    assert due_tone(dt.date(2026, 12, 6)) == "muted"
+    assert due_tone(None) == "muted"
+
+
+def test_stored_status_values_read_as_labels():
+    from portal.templatetags.portal_format import status_label
+
+    assert status_label("in_progress") == "In progress"
+    assert status_label("todo") == "To do"
+    assert status_label("") == ""

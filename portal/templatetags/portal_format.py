@@ -86,3 +86,74 @@ def choice_label(obj, field_name: str) -> str:
     """The human label of a model field with ``choices`` ("In progress" for ``in_progress``)."""
     getter = getattr(obj, f"get_{field_name}_display", None)
     return getter() if getter else getattr(obj, field_name, "")
+
+
+#: The colour of a badge for a value, by meaning (docs/concepts.md): ok (done, active,
+#: succeeded), warn (waiting, paused, due soon), danger (overdue, failed, at risk, missing proof,
+#: blocked), info (in progress, scheduled) and muted (to do, skipped, archived, cancelled, manual).
+TONES: dict[str, str] = {
+    # task status
+    "todo": "muted",
+    "in_progress": "info",
+    "waiting": "warn",
+    "done": "ok",
+    "skipped": "muted",
+    # run status
+    "active": "ok",
+    "paused": "warn",
+    "cancelled": "muted",
+    "completed": "ok",
+    # priority
+    "urgent": "danger",
+    "high": "warn",
+    "normal": "muted",
+    "low": "muted",
+    # trigger, source and schedule states
+    "manual": "muted",
+    "automatic": "info",
+    "recurring": "info",
+    "template": "info",
+    "scheduled": "info",
+    "archived": "muted",
+    # outcomes and risk
+    "succeeded": "ok",
+    "success": "ok",
+    "generated": "ok",
+    "failed": "danger",
+    "failure": "danger",
+    "error": "danger",
+    "overdue": "danger",
+    "at_risk": "danger",
+    "blocked": "danger",
+    "missing_proof": "danger",
+    "due_soon": "warn",
+}
+
+
+@register.filter
+def tone(value) -> str:
+    """The badge tone of an enum value or state name: ``class="badge badge-{{ task.status|tone }}"``.
+    Unknown values are muted, never uncoloured."""
+    return TONES.get(str(value), "muted")
+
+
+@register.filter
+def due_tone(value) -> str:
+    """The tone of a due date: danger when overdue, warn today and tomorrow, muted later."""
+    if value in (None, ""):
+        return "muted"
+    offset = (value - _today()).days
+    if offset < 0:
+        return "danger"
+    return "warn" if offset <= 1 else "muted"
+
+
+@register.filter
+def status_label(value) -> str:
+    """The label of a task status value stored as plain text (history entries): "In progress"."""
+    from workflows.models import TaskStatus
+
+    try:
+        return TaskStatus(value).label
+    except ValueError:
+        return str(value or "")

@@ -37,6 +37,7 @@ def test_operator_signs_in_through_the_form_and_lands_on_my_work(page, browser_o
     _sign_in(page, "olivia", OPERATOR_PASSWORD)
 
     page.wait_for_url(f"{live_server.url}/")
+    page.locator(".nav-menu > summary").click()  # the user menu holds the log-out button
     assert page.get_by_role("button", name=re.compile("Log out olivia")).is_visible()
 
 
@@ -66,6 +67,7 @@ def test_anonymous_visit_to_home_redirects_to_login(page, live_server):
 
 def test_logout_ends_the_session(operator_page, live_server):
     operator_page.goto("/")
+    operator_page.locator(".nav-menu > summary").click()
     operator_page.get_by_role("button", name=re.compile("Log out")).click()
 
     operator_page.wait_for_url(re.compile(r"/accounts/login/"))

@@ -31,8 +31,10 @@ def test_start_then_complete_with_proof_swaps_the_panel(operator_page):
     operator_page.get_by_text("Started.").wait_for()
 
     operator_page.locator("summary", has_text="Add proof").click()
-    operator_page.get_by_label("Kind").select_option("note")
-    operator_page.get_by_label("Note (for a note)").fill("Export requested, archive in the drive.")
+    operator_page.get_by_role("radio", name="Note").check()
+    # Only the chosen kind's fields show: the note field, not the URL or the file.
+    assert operator_page.get_by_label("URL").is_hidden() and operator_page.get_by_label("File to upload").is_hidden()
+    operator_page.get_by_label("Note text").fill("Export requested, archive in the drive.")
     operator_page.get_by_role("button", name="Add proof").click()
     operator_page.get_by_text("Proof added.").wait_for()
     operator_page.get_by_role("button", name="Complete").click()

@@ -115,3 +115,38 @@ def test_admin_links_are_offered_only_to_admins(client, operator, admin_user):
     assert link not in body and "An admin can act on this" in body
     client.force_login(admin_user)
     assert link in client.get(INBOX).content.decode()
+
+
+@pytest.mark.django_db
+def test_mark_all_read_by_htmx_reads_only_own_unread_and_answers_the_list(client, operator, admin_user):
+    mine = [notify("task-due", recipients=[operator], dedup_key=f"m{i}", title=f"Mine {i}")[0] for i in range(3)]
+    [theirs] = notify("task-due", recipients=[admin_user], dedup_key="t", title="Theirs")
+    client.force_login(operator)
+    assert "Mark all read" in client.get(INBOX).content.decode()
+
+    response = client.post(f"{INBOX}read-all/", {"state": "unread"}, headers={"HX-Request": "true"})
+
+    body = response.content.decode()
+    assert response.status_code == 200 and "<html" not in body
+    assert 'id="notification-list"' in body and "Marked 3 notifications as read." in body
+    assert "No unread notifications." in body and "Mark all read" not in body
+    assert "notifications-changed" in response["HX-Trigger"]
+    assert all(Notification.objects.get(pk=n.pk).read_at is not None for n in mine)
+    assert Notification.objects.get(pk=theirs.pk).read_at is None
+
+
+@pytest.mark.django_db
+def test_mark_all_read_by_plain_post_redirects_back_with_a_message(client, operator):
+    notify("task-due", recipients=[operator], dedup_key="p", title="Plain")
+    client.force_login(operator)
+    response = client.post(f"{INBOX}read-all/", {"next": INBOX + "?state=all"}, follow=True)
+    assert response.redirect_chain[0][0] == INBOX + "?state=all"
+    assert "Marked 1 notification as read." in response.content.decode()
+    assert not Notification.objects.for_user(operator).unread().exists()
+
+
+@pytest.mark.django_db
+def test_mark_all_read_refuses_get_and_anonymous(client, operator):
+    assert client.post(f"{INBOX}read-all/").status_code == 302  # to the login page
+    client.force_login(operator)
+    assert client.get(f"{INBOX}read-all/").status_code == 405
