@@ -1,0 +1,230 @@
+"""Insights: what the history of each duty says (docs/home.md, "Insights").
+
+For the last ``days`` days (``since`` … ``until`` = today in ``PORTAL_TIME_ZONE``), per recurring
+config and per workflow template, over the tasks *due* in the period (archived tasks left out):
+
+* ``due``, ``done``, ``skipped``, ``open`` (still to do, in progress or waiting);
+* ``completion_rate`` = done / due; ``on_time_rate`` = done on or before the due date (the local
+  date of completion in ``PORTAL_TIME_ZONE``) / done — ``None`` when the denominator is 0;
+* ``median_minutes_to_complete`` over done tasks that were started (started → completed);
+* ``median_days_late`` over done tasks (0 for work done on time);
+* ``weeks``: Monday-start weeks by due date with ``on_time`` and ``late`` (done) and ``missed``
+  (skipped, or still open after its due date).
+
+Entries are sorted worst on-time rate first (no finished work last), then by title. Everything is
+counted in SQL grouped by duty and week; medians come from one query over the done tasks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db.models import Count, F, Q
+from django.db.models.functions import TruncDate, TruncWeek
+
+from recurring.models import RecurringConfig
+from workflows.history import duration_expression
+from workflows.models import OPEN_STATUSES, Task, TaskStatus, WorkflowTemplate
+
+MIN_DAYS, MAX_DAYS = 1, 366
+PERIODS = (30, 90)
+
+
+@dataclass
+class Week:
+    week_start: dt.date
+    on_time: int = 0
+    late: int = 0
+    missed: int = 0
+
+
+@dataclass
+class DutyInsight:
+    kind: str  # "config" or "template"
+    id: UUID
+    title: str
+    due: int = 0
+    done: int = 0
+    skipped: int = 0
+    open: int = 0
+    on_time: int = 0
+    median_minutes_to_complete: int | None = None
+    median_days_late: float | None = None
+    weeks: list[Week] = field(default_factory=list)
+
+    @property
+    def completion_rate(self) -> float | None:
+        return round(self.done / self.due, 4) if self.due else None
+
+    @property
+    def on_time_rate(self) -> float | None:
+        return round(self.on_time / self.done, 4) if self.done else None
+
+    @property
+    def late(self) -> int:
+        return self.done - self.on_time
+
+    @property
+    def missed(self) -> int:
+        return sum(week.missed for week in self.weeks)
+
+
+@dataclass
+class InsightsData:
+    since: dt.date
+    until: dt.date
+    days: int
+    configs: list[DutyInsight]
+    templates: list[DutyInsight]
+
+    @property
+    def week_starts(self) -> list[dt.date]:
+        return _week_starts(self.since, self.until)
+
+
+def _zone() -> ZoneInfo:
+    return ZoneInfo(settings.PORTAL_TIME_ZONE)
+
+
+def _week_starts(since: dt.date, until: dt.date) -> list[dt.date]:
+    first = since - dt.timedelta(days=since.weekday())
+    weeks = []
+    while first <= until:
+        weeks.append(first)
+        first += dt.timedelta(days=7)
+    return weeks
+
+
+def _median(values: list) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def period(*, today: dt.date, days: int) -> tuple[dt.date, dt.date]:
+    return today - dt.timedelta(days=days - 1), today
+
+
+def _tasks_in(since: dt.date, until: dt.date):
+    return Task.objects.filter(due_date__gte=since, due_date__lte=until, archived_at__isnull=True)
+
+
+def _completed_day():
+    return TruncDate("completed_at", tzinfo=_zone())
+
+
+def _tally(kind: str, key: str, since: dt.date, until: dt.date, today: dt.date, entries: dict) -> None:
+    """Counts per duty and week (one query) and medians (one query) into ``entries``."""
+    done = Q(status=TaskStatus.DONE)
+    on_time = done & Q(completed_day__lte=F("due_date"))
+    missed = Q(status=TaskStatus.SKIPPED) | (Q(status__in=OPEN_STATUSES) & Q(due_date__lt=today))
+    rows = (
+        _tasks_in(since, until)
+        .filter(**{f"{key}__isnull": False})
+        .annotate(completed_day=_completed_day(), week=TruncWeek("due_date"))
+        .values(key, "week")
+        .annotate(
+            due=Count("pk"),
+            done=Count("pk", filter=done),
+            skipped=Count("pk", filter=Q(status=TaskStatus.SKIPPED)),
+            open=Count("pk", filter=Q(status__in=OPEN_STATUSES)),
+            on_time=Count("pk", filter=on_time),
+            missed=Count("pk", filter=missed),
+        )
+        .order_by()
+    )
+    for row in rows:
+        entry = entries.get((kind, row[key]))
+        if entry is None:
+            continue
+        for name in ("due", "done", "skipped", "open", "on_time"):
+            setattr(entry, name, getattr(entry, name) + row[name])
+        week_start = row["week"].date() if isinstance(row["week"], dt.datetime) else row["week"]
+        week = entry.week_index.get(week_start)
+        if week is not None:
+            week.on_time += row["on_time"]
+            week.late += row["done"] - row["on_time"]
+            week.missed += row["missed"]
+    durations: dict = defaultdict(list)
+    lateness: dict = defaultdict(list)
+    finished = (
+        _tasks_in(since, until)
+        .filter(**{f"{key}__isnull": False}, status=TaskStatus.DONE)
+        .annotate(completed_day=_completed_day(), worked=duration_expression())
+        .values_list(key, "due_date", "completed_day", "worked", "started_at")
+    )
+    for duty_id, due_date, completed_day, worked, started_at in finished:
+        if completed_day is not None:
+            completed_day = completed_day.date() if isinstance(completed_day, dt.datetime) else completed_day
+            lateness[duty_id].append(max(0, (completed_day - due_date).days))
+        # Completing straight from to do stamps both instants at once: no real timing to learn from.
+        if started_at is not None and worked is not None and worked > dt.timedelta(0):
+            durations[duty_id].append(worked.total_seconds() / 60)
+    for (entry_kind, duty_id), entry in entries.items():
+        if entry_kind != kind:
+            continue
+        minutes = _median(durations.get(duty_id, []))
+        entry.median_minutes_to_complete = round(minutes) if minutes is not None else None
+        entry.median_days_late = _median(lateness.get(duty_id, []))
+
+
+def _sort_key(entry: DutyInsight) -> tuple:
+    rate = entry.on_time_rate
+    return (rate is None, rate if rate is not None else 0, entry.title.lower(), str(entry.id))
+
+
+def insights(*, today: dt.date, days: int = 30) -> InsightsData:
+    """Every config's and template's figures for the ``days`` days ending ``today``. A constant
+    number of queries: the schedules (2), counts (2), medians (2)."""
+    if not MIN_DAYS <= days <= MAX_DAYS:
+        raise ValueError(f"days must be between {MIN_DAYS} and {MAX_DAYS}")
+    since, until = period(today=today, days=days)
+    week_starts = _week_starts(since, until)
+    entries: dict = {}
+    with_tasks = _tasks_in(since, until)
+    configs = RecurringConfig.objects.filter(
+        Q(archived_at__isnull=True)
+        | Q(pk__in=with_tasks.filter(recurring_config__isnull=False).values("recurring_config"))
+    ).only("id", "title")
+    templates = WorkflowTemplate.objects.filter(
+        Q(archived_at__isnull=True) | Q(pk__in=with_tasks.filter(run__isnull=False).values("run__template"))
+    ).only("id", "name")
+    for kind, objects in (("config", configs), ("template", templates)):
+        for obj in objects:
+            entry = DutyInsight(kind=kind, id=obj.pk, title=getattr(obj, "title", None) or obj.name)
+            entry.weeks = [Week(week_start=start) for start in week_starts]
+            entry.week_index = {week.week_start: week for week in entry.weeks}
+            entries[(kind, obj.pk)] = entry
+    _tally("config", "recurring_config_id", since, until, today, entries)
+    _tally("template", "run__template_id", since, until, today, entries)
+    return InsightsData(
+        since=since,
+        until=until,
+        days=days,
+        configs=sorted((e for (k, _), e in entries.items() if k == "config"), key=_sort_key),
+        templates=sorted((e for (k, _), e in entries.items() if k == "template"), key=_sort_key),
+    )
+
+
+def config_history(config: RecurringConfig, *, today: dt.date, days: int = 90) -> list[Task]:
+    """Each window of ``config`` due in the period, newest first, with its task's outcome:
+    ``completed_day`` (local), ``worked`` (started → completed) and ``days_late``."""
+    since, until = period(today=today, days=days)
+    tasks = list(
+        _tasks_in(since, until)
+        .filter(recurring_config=config)
+        .annotate(completed_day=_completed_day(), worked=duration_expression())
+        .select_related("completed_by", "assignee")
+        .order_by("-due_date", "-window_date")
+    )
+    for task in tasks:
+        day = task.completed_day
+        if isinstance(day, dt.datetime):
+            day = day.date()
+        task.days_late = max(0, (day - task.due_date).days) if day and task.status == TaskStatus.DONE else None
+        task.missed = task.status == TaskStatus.SKIPPED or (task.status in OPEN_STATUSES and task.due_date < today)
+    return tasks
