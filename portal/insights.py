@@ -87,6 +87,17 @@ class InsightsData:
     def week_starts(self) -> list[dt.date]:
         return _week_starts(self.since, self.until)
 
+    def totals_by_week(self) -> list[Week]:
+        """Every duty's weeks added up: the overview chart."""
+        totals = {start: Week(week_start=start) for start in self.week_starts}
+        for entry in [*self.configs, *self.templates]:
+            for week in entry.weeks:
+                total = totals[week.week_start]
+                total.on_time += week.on_time
+                total.late += week.late
+                total.missed += week.missed
+        return list(totals.values())
+
 
 def _zone() -> ZoneInfo:
     return ZoneInfo(settings.PORTAL_TIME_ZONE)
@@ -177,9 +188,10 @@ def _sort_key(entry: DutyInsight) -> tuple:
     return (rate is None, rate if rate is not None else 0, entry.title.lower(), str(entry.id))
 
 
-def insights(*, today: dt.date, days: int = 30) -> InsightsData:
+def insights(*, today: dt.date, days: int = 30, config: RecurringConfig | None = None) -> InsightsData:
     """Every config's and template's figures for the ``days`` days ending ``today``. A constant
-    number of queries: the schedules (2), counts (2), medians (2)."""
+    number of queries: the schedules (2), counts (2), medians (2). With ``config``, only that
+    recurring config's entry is computed."""
     if not MIN_DAYS <= days <= MAX_DAYS:
         raise ValueError(f"days must be between {MIN_DAYS} and {MAX_DAYS}")
     since, until = period(today=today, days=days)
@@ -193,6 +205,8 @@ def insights(*, today: dt.date, days: int = 30) -> InsightsData:
     templates = WorkflowTemplate.objects.filter(
         Q(archived_at__isnull=True) | Q(pk__in=with_tasks.filter(run__isnull=False).values("run__template"))
     ).only("id", "name")
+    if config is not None:
+        configs, templates = configs.filter(pk=config.pk), templates.none()
     for kind, objects in (("config", configs), ("template", templates)):
         for obj in objects:
             entry = DutyInsight(kind=kind, id=obj.pk, title=getattr(obj, "title", None) or obj.name)

@@ -47,3 +47,13 @@ def test_due_phrases_count_days_from_today():
 
 def test_enum_values_show_their_labels():
     assert choice_label(Task(status=TaskStatus.IN_PROGRESS), "status") == "In progress"
+
+
+def test_durations_read_in_minutes_hours_and_days():
+    from portal.templatetags.portal_format import duration_text
+
+    assert duration_text(dt.timedelta(minutes=25)) == "25 min"
+    assert duration_text(dt.timedelta(minutes=65)) == "1 h 5 min"
+    assert duration_text(dt.timedelta(hours=2)) == "2 h"
+    assert duration_text(dt.timedelta(days=2, hours=3)) == "2 days 3 h"
+    assert duration_text(dt.timedelta(days=1)) == "1 day"
