@@ -8,8 +8,11 @@ intermediate form) live in ``workflows.admin``, the core every other app may imp
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.contrib import admin
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.functional import empty
 
 from workflows.members import is_admin
@@ -27,6 +30,39 @@ class PortalAdminSite(admin.AdminSite):
         """Active staff who are Admins or superusers; an operator never, even one flagged staff."""
         user = request.user
         return bool(user.is_active and user.is_staff and is_admin(user))
+
+    def get_urls(self):
+        from django.urls import path
+
+        from portal.exchange.download import export_page
+
+        view = self.admin_view(partial(export_page, site=self))
+        return [path("export/", view, name="portal_export"), *super().get_urls()]
+
+    def get_app_list(self, request: HttpRequest, app_label: str | None = None) -> list[dict]:
+        """The apps, plus a "Backup" section leading to the export page."""
+        app_list = super().get_app_list(request, app_label)
+        if app_label is None:
+            url = reverse("admin:portal_export", current_app=self.name)
+            app_list.append(
+                {
+                    "name": "Backup",
+                    "app_label": "backup",
+                    "app_url": url,
+                    "has_module_perms": True,
+                    "models": [
+                        {
+                            "name": "Export all data",
+                            "object_name": "Export",
+                            "admin_url": url,
+                            "add_url": None,
+                            "view_only": True,
+                            "perms": {"view": True},
+                        }
+                    ],
+                }
+            )
+        return app_list
 
 
 def _install_portal_site() -> None:

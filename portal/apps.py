@@ -9,7 +9,7 @@ class PortalConfig(AppConfig):
     def ready(self) -> None:
         from .roles import ensure_roles
 
-        # Not sender=self: an app without models (like this one) never receives post_migrate, and
-        # the Admins group must see every app's permissions, which exist only after each app's own
-        # post_migrate. ensure_roles is idempotent, so running after each app is harmless.
+        # Not sender=self: the Admins group must see every app's permissions, which exist only
+        # after each app's own post_migrate. ensure_roles is idempotent, so running after each
+        # app is harmless.
         post_migrate.connect(ensure_roles, dispatch_uid="portal.ensure_roles")

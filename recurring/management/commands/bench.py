@@ -7,7 +7,11 @@ Prints, in one run:
 (b) the time of a plain ``bulk_create`` of the same 365,000 Task rows, and the ratio (a)/(b)
     (target at most 3, aim 1.5);
 (c) the time of one ``reconcile`` pass over 10,000 enabled schedules of which 100 are due
-    (aim under 1 s).
+    (aim under 1 s);
+(d) the time and peak memory (resident set) of ``export_data`` over 100,000 tasks with their
+    history and proof, run as its own process (target under 200 MB: the export streams).
+
+``--only generation`` or ``--only export`` runs one part.
 
 It never touches real data: the command re-runs itself in a child process whose settings point
 at a scratch SQLite file in a new temporary folder (``DATABASE_URL``), migrates it, measures,
@@ -39,6 +43,7 @@ SCRATCH_ENV = "PORTAL_BENCH_SCRATCH_DB"
 RATIO_TARGET = 3.0
 RATIO_AIM = 1.5
 RECONCILE_AIM_SECONDS = 1.0
+EXPORT_PEAK_TARGET_MB = 200
 
 
 class Command(BaseCommand):
@@ -53,15 +58,21 @@ class Command(BaseCommand):
         parser.add_argument("--schedules", type=int, default=10000, help="Enabled schedules (default 10000).")
         parser.add_argument("--due", type=int, default=100, help="How many of them are due (default 100).")
         parser.add_argument(
+            "--export-tasks", type=int, default=100_000, help="Tasks in the export benchmark (default 100000)."
+        )
+        parser.add_argument(
+            "--only", choices=["all", "generation", "export"], default="all", help="Run one part (default all)."
+        )
+        parser.add_argument(
             "--profile", action="store_true", help="Also print where the backfill spends its time (cProfile)."
         )
         # Internal: set when the command runs itself inside the scratch database.
         parser.add_argument("--in-scratch-db", action="store_true", help="(internal)")
 
     def handle(self, *args, **options) -> None:
-        for name in ("configs", "days", "schedules"):
+        for name in ("configs", "days", "schedules", "export_tasks"):
             if options[name] < 1:
-                raise CommandError(f"--{name} must be at least 1.")
+                raise CommandError(f"--{name.replace('_', '-')} must be at least 1.")
         if not 0 <= options["due"] <= options["schedules"]:
             raise CommandError("--due must be between 0 and --schedules.")
         if options["days"] > 366:
@@ -88,8 +99,8 @@ class Command(BaseCommand):
                 "DEBUG": "0",
             }
             command = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "bench", "--in-scratch-db"]
-            for name in ("configs", "days", "schedules", "due"):
-                command += [f"--{name}", str(options[name])]
+            for name in ("configs", "days", "schedules", "due", "export_tasks", "only"):
+                command += [f"--{name.replace('_', '-')}", str(options[name])]
             if options["profile"]:
                 command.append("--profile")
             self.stdout.write(
@@ -117,6 +128,18 @@ class Command(BaseCommand):
         from django.contrib.auth import get_user_model
 
         user = get_user_model().objects.create(username="bench-operator", email="bench@example.com")
+        if options["only"] in ("all", "generation"):
+            self._measure_generation(user, options)
+        if options["only"] in ("all", "export"):
+            self._measure_export(user, options["export_tasks"])
+        load, cpus = os.getloadavg()[0], os.cpu_count() or 1
+        if load > cpus:
+            self.stdout.write(
+                f"Note: the machine is busy (load {load:.1f} on {cpus} CPUs), so wall times are inflated; "
+                "CPU times are not."
+            )
+
+    def _measure_generation(self, user, options: dict) -> None:
         configs, days = options["configs"], options["days"]
         backfill, bulk, generated = self._backfill_vs_bulk_create(user, configs, days, profile=options["profile"])
         expected = configs * days
@@ -143,12 +166,96 @@ class Command(BaseCommand):
             f"(c) reconcile: {options['schedules']:,} enabled schedules, {options['due']:,} due: "
             f"{reconcile}, {picked} generated, {tasks} task(s) (aim < {RECONCILE_AIM_SECONDS:g} s) — {verdict}"
         )
-        load, cpus = os.getloadavg()[0], os.cpu_count() or 1
-        if load > cpus:
-            self.stdout.write(
-                f"Note: the machine is busy (load {load:.1f} on {cpus} CPUs), so wall times are inflated; "
-                "CPU times are not."
-            )
+
+    def _measure_export(self, user, count: int) -> None:
+        """(d): ``count`` recurring tasks (100 duties), each with a history entry, every fifth
+        done with a note proof; then ``export_data`` in a process of its own, whose peak resident
+        set is what ``getrusage`` reports for its children."""
+        import resource
+
+        from django.db import transaction
+        from django.utils import timezone
+
+        from recurring.models import RecurringConfig
+        from workflows.models import CommentKind, Proof, ProofKind, Task, TaskComment, TaskSource, TaskStatus
+
+        now = timezone.now()
+        duties = 100
+        per_duty = -(-count // duties)
+        first_day = now.date() - dt.timedelta(days=per_duty)
+        configs = RecurringConfig.objects.bulk_create(
+            [
+                RecurringConfig(
+                    title=f"Export duty {n:03d}",
+                    cron_expression="0 9 * * *",
+                    timezone="UTC",
+                    starts_on=first_day,
+                    assignee=user,
+                    enabled=False,
+                    requires_proof_note=True,
+                    created_at=now,
+                    updated_at=now,
+                )
+                for n in range(duties)
+            ]
+        )
+        made = 0
+        with transaction.atomic():
+            for config in configs:
+                todo = min(per_duty, count - made)
+                if todo <= 0:
+                    break
+                tasks = []
+                for day_number in range(todo):
+                    day = first_day + dt.timedelta(days=day_number)
+                    done = (made + day_number) % 5 == 0
+                    tasks.append(
+                        Task(
+                            title=config.title,
+                            instructions="Check the queue and handle every new item.",
+                            due_date=day,
+                            assignee=user,
+                            source=TaskSource.RECURRING,
+                            recurring_config=config,
+                            window_date=day,
+                            requires_proof_note=True,
+                            status=TaskStatus.DONE if done else TaskStatus.TODO,
+                            completed_at=now if done else None,
+                            created_at=now,
+                            updated_at=now,
+                        )
+                    )
+                Task.objects.bulk_create(tasks, batch_size=2000)
+                TaskComment.objects.bulk_create(
+                    [TaskComment(task=t, kind=CommentKind.EVENT, body="Generated by the schedule.") for t in tasks],
+                    batch_size=2000,
+                )
+                Proof.objects.bulk_create(
+                    [
+                        Proof(task=t, kind=ProofKind.NOTE, note="Handled every item.", created_by=user)
+                        for t in tasks
+                        if t.status == TaskStatus.DONE
+                    ],
+                    batch_size=2000,
+                )
+                made += todo
+        with tempfile.TemporaryDirectory(prefix="portal-bench-export-") as folder:
+            command = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "export_data", f"{folder}/out"]
+            start = time.perf_counter()
+            completed = subprocess.run(command, capture_output=True, text=True, cwd=settings.BASE_DIR, check=False)
+            wall = time.perf_counter() - start
+            if completed.returncode != 0:
+                raise CommandError(f"export_data failed: {completed.stdout}{completed.stderr}")
+            size = sum(path.stat().st_size for path in Path(folder, "out").iterdir())
+        # ru_maxrss of the children is in kilobytes on Linux; export_data is this process's only child.
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        peak_mb, cpu = usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
+        verdict = "within target" if peak_mb < EXPORT_PEAK_TARGET_MB else "OVER TARGET"
+        self.stdout.write(
+            f"(d) export_data: {made:,} tasks (+ their history and proof, {size / 1e6:,.1f} MB of JSONL) in "
+            f"{wall:.1f} s (CPU {cpu:.1f} s), peak memory {peak_mb:,.0f} MB "
+            f"(target < {EXPORT_PEAK_TARGET_MB} MB) — {verdict}"
+        )
 
     def _backfill_vs_bulk_create(self, user, configs: int, days: int, *, profile: bool) -> tuple[Timing, Timing, int]:
         from django.db import transaction
