@@ -25,10 +25,12 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Count, F, Q
-from django.db.models.functions import TruncDate, TruncWeek
+from django.db.models import Count, F, IntegerField, Q, Value, Window
+from django.db.models.functions import Greatest, RowNumber
+from django.utils import timezone
 
 from recurring.models import RecurringConfig
+from workflows.calendar_sql import DaysBetween, LocalDate, MinutesBetween, WeekStart
 from workflows.history import duration_expression
 from workflows.models import OPEN_STATUSES, Task, TaskStatus, WorkflowTemplate
 
@@ -112,10 +114,6 @@ def _week_starts(since: dt.date, until: dt.date) -> list[dt.date]:
     return weeks
 
 
-def _median(values: list) -> float | None:
-    return statistics.median(values) if values else None
-
-
 def period(*, today: dt.date, days: int) -> tuple[dt.date, dt.date]:
     return today - dt.timedelta(days=days - 1), today
 
@@ -124,19 +122,35 @@ def _tasks_in(since: dt.date, until: dt.date):
     return Task.objects.filter(due_date__gte=since, due_date__lte=until, archived_at__isnull=True)
 
 
-def _completed_day():
-    return TruncDate("completed_at", tzinfo=_zone())
+def _completed_day(since: dt.date):
+    """The local date of completion, computed by the database (see ``workflows.calendar_sql``)."""
+    zone = _zone()
+    start = dt.datetime.combine(since - dt.timedelta(days=400), dt.time.min, tzinfo=zone)
+    return LocalDate("completed_at", zone=zone, start=start, end=timezone.now() + dt.timedelta(days=2))
+
+
+def _middle(queryset, key: str, value: str) -> dict:
+    """The median of ``value`` per ``key`` over ``queryset``: window functions number each
+    duty's values in order and only the middle one or two rows leave the database."""
+    ranked = queryset.annotate(
+        position=Window(RowNumber(), partition_by=[F(key)], order_by=[F(value).asc(), F("pk").asc()]),
+        size=Window(Count("pk"), partition_by=[F(key)]),
+    )
+    middle = ranked.filter(Q(position=(F("size") + 1) / 2) | Q(position=F("size") / 2 + 1)).values_list(key, value)
+    values: dict = defaultdict(list)
+    for duty_id, number in middle:
+        values[duty_id].append(number)
+    return {duty_id: statistics.mean(numbers) for duty_id, numbers in values.items()}
 
 
 def _tally(kind: str, key: str, since: dt.date, until: dt.date, today: dt.date, entries: dict) -> None:
-    """Counts per duty and week (one query) and medians (one query) into ``entries``."""
+    """Counts per duty and week (one query) and the two medians (one query each) into ``entries``."""
     done = Q(status=TaskStatus.DONE)
     on_time = done & Q(completed_day__lte=F("due_date"))
     missed = Q(status=TaskStatus.SKIPPED) | (Q(status__in=OPEN_STATUSES) & Q(due_date__lt=today))
+    tasks = _tasks_in(since, until).filter(**{f"{key}__isnull": False})
     rows = (
-        _tasks_in(since, until)
-        .filter(**{f"{key}__isnull": False})
-        .annotate(completed_day=_completed_day(), week=TruncWeek("due_date"))
+        tasks.annotate(completed_day=_completed_day(since), week=WeekStart("due_date"))
         .values(key, "week")
         .annotate(
             due=Count("pk"),
@@ -154,33 +168,29 @@ def _tally(kind: str, key: str, since: dt.date, until: dt.date, today: dt.date, 
             continue
         for name in ("due", "done", "skipped", "open", "on_time"):
             setattr(entry, name, getattr(entry, name) + row[name])
-        week_start = row["week"].date() if isinstance(row["week"], dt.datetime) else row["week"]
+        week_start = row["week"]
+        if isinstance(week_start, str):
+            week_start = dt.date.fromisoformat(week_start)
         week = entry.week_index.get(week_start)
         if week is not None:
             week.on_time += row["on_time"]
             week.late += row["done"] - row["on_time"]
             week.missed += row["missed"]
-    durations: dict = defaultdict(list)
-    lateness: dict = defaultdict(list)
-    finished = (
-        _tasks_in(since, until)
-        .filter(**{f"{key}__isnull": False}, status=TaskStatus.DONE)
-        .annotate(completed_day=_completed_day(), worked=duration_expression())
-        .values_list(key, "due_date", "completed_day", "worked", "started_at")
+    finished = tasks.filter(done)
+    # Completing straight from to do stamps both instants at once: no real timing to learn from.
+    timed_work = finished.filter(started_at__isnull=False, started_at__lt=F("completed_at")).annotate(
+        minutes=MinutesBetween("started_at", "completed_at")
     )
-    for duty_id, due_date, completed_day, worked, started_at in finished:
-        if completed_day is not None:
-            completed_day = completed_day.date() if isinstance(completed_day, dt.datetime) else completed_day
-            lateness[duty_id].append(max(0, (completed_day - due_date).days))
-        # Completing straight from to do stamps both instants at once: no real timing to learn from.
-        if started_at is not None and worked is not None and worked > dt.timedelta(0):
-            durations[duty_id].append(worked.total_seconds() / 60)
+    lateness = finished.annotate(
+        days_late=Greatest(DaysBetween("due_date", _completed_day(since)), Value(0), output_field=IntegerField())
+    )
+    minutes = _middle(timed_work, key, "minutes")
+    late = _middle(lateness, key, "days_late")
     for (entry_kind, duty_id), entry in entries.items():
         if entry_kind != kind:
             continue
-        minutes = _median(durations.get(duty_id, []))
-        entry.median_minutes_to_complete = round(minutes) if minutes is not None else None
-        entry.median_days_late = _median(lateness.get(duty_id, []))
+        entry.median_minutes_to_complete = round(minutes[duty_id]) if duty_id in minutes else None
+        entry.median_days_late = late.get(duty_id)
 
 
 def _sort_key(entry: DutyInsight) -> tuple:
@@ -231,7 +241,7 @@ def config_history(config: RecurringConfig, *, today: dt.date, days: int = 90) -
     tasks = list(
         _tasks_in(since, until)
         .filter(recurring_config=config)
-        .annotate(completed_day=_completed_day(), worked=duration_expression())
+        .annotate(completed_day=_completed_day(since), worked=duration_expression())
         .select_related("completed_by", "assignee")
         .order_by("-due_date", "-window_date")
     )
