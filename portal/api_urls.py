@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("notifications.api")),
     path("", include("recurring.api")),
     path("", include("portal.home_api")),
+    path("", include("portal.today_api")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     re_path(r"^(?P<path>.*)$", api_fallback, name=API_FALLBACK_NAME),

@@ -75,3 +75,13 @@ def test_stored_status_values_read_as_labels():
     assert status_label("in_progress") == "In progress"
     assert status_label("todo") == "To do"
     assert status_label("") == ""
+
+
+def test_durations_read_in_minutes_hours_and_days():
+    from portal.templatetags.portal_format import duration_text
+
+    assert duration_text(dt.timedelta(minutes=25)) == "25 min"
+    assert duration_text(dt.timedelta(minutes=65)) == "1 h 5 min"
+    assert duration_text(dt.timedelta(hours=2)) == "2 h"
+    assert duration_text(dt.timedelta(days=2, hours=3)) == "2 days 3 h"
+    assert duration_text(dt.timedelta(days=1)) == "1 day"

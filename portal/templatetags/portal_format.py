@@ -157,3 +157,18 @@ def status_label(value) -> str:
         return TaskStatus(value).label
     except ValueError:
         return str(value or "")
+
+
+@register.filter
+def duration_text(value) -> str:
+    """A duration for people: "25 min", "1 h 5 min", "2 days 3 h"."""
+    if value in (None, ""):
+        return ""
+    minutes = round(value.total_seconds() / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} day{'s' if days != 1 else ''} {hours} h" if hours else f"{days} day{'s' if days != 1 else ''}"

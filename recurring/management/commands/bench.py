@@ -11,7 +11,11 @@ Prints, in one run:
 (d) the time and peak memory (resident set) of ``export_data`` over 100,000 tasks with their
     history and proof, run as its own process (target under 200 MB: the export streams).
 
-``--only generation`` or ``--only export`` runs one part.
+(e) Start today and Insights (pages and API) over 100,000 tasks: 1,000 daily duties with 100 days
+    of history each (started and completed), today's windows still open: p50 and p95 over 7
+    requests, SQL queries per request and bytes.
+
+``--only generation``, ``--only export`` or ``--only today`` runs one part.
 
 It never touches real data: the command re-runs itself in a child process whose settings point
 at a scratch SQLite file in a new temporary folder (``DATABASE_URL``), migrates it, measures,
@@ -36,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -61,7 +66,13 @@ class Command(BaseCommand):
             "--export-tasks", type=int, default=100_000, help="Tasks in the export benchmark (default 100000)."
         )
         parser.add_argument(
-            "--only", choices=["all", "generation", "export"], default="all", help="Run one part (default all)."
+            "--history-tasks", type=int, default=100_000, help="Tasks behind Start today and Insights (default 100000)."
+        )
+        parser.add_argument(
+            "--only",
+            choices=["all", "generation", "export", "today"],
+            default="all",
+            help="Run one part (default all).",
         )
         parser.add_argument(
             "--profile", action="store_true", help="Also print where the backfill spends its time (cProfile)."
@@ -70,7 +81,7 @@ class Command(BaseCommand):
         parser.add_argument("--in-scratch-db", action="store_true", help="(internal)")
 
     def handle(self, *args, **options) -> None:
-        for name in ("configs", "days", "schedules", "export_tasks"):
+        for name in ("configs", "days", "schedules", "export_tasks", "history_tasks"):
             if options[name] < 1:
                 raise CommandError(f"--{name.replace('_', '-')} must be at least 1.")
         if not 0 <= options["due"] <= options["schedules"]:
@@ -99,7 +110,7 @@ class Command(BaseCommand):
                 "DEBUG": "0",
             }
             command = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "bench", "--in-scratch-db"]
-            for name in ("configs", "days", "schedules", "due", "export_tasks", "only"):
+            for name in ("configs", "days", "schedules", "due", "export_tasks", "history_tasks", "only"):
                 command += [f"--{name.replace('_', '-')}", str(options[name])]
             if options["profile"]:
                 command.append("--profile")
@@ -132,6 +143,8 @@ class Command(BaseCommand):
             self._measure_generation(user, options)
         if options["only"] in ("all", "export"):
             self._measure_export(user, options["export_tasks"])
+        if options["only"] in ("all", "today"):
+            self._measure_today_and_insights(options["history_tasks"])
         load, cpus = os.getloadavg()[0], os.cpu_count() or 1
         if load > cpus:
             self.stdout.write(
@@ -256,6 +269,94 @@ class Command(BaseCommand):
             f"{wall:.1f} s (CPU {cpu:.1f} s), peak memory {peak_mb:,.0f} MB "
             f"(target < {EXPORT_PEAK_TARGET_MB} MB) — {verdict}"
         )
+
+    def _measure_today_and_insights(self, count: int) -> None:
+        """(e): ``count`` tasks of 1,000 daily duties (100 days each, shared by 20 operators), all
+        done with a start and a completion except today's; then the Start today and Insights pages
+        and API for one operator, measured through the test client."""
+        from django.contrib.auth.models import Group
+        from django.db import connection, transaction
+        from django.test import Client
+        from django.test.utils import CaptureQueriesContext
+        from django.utils import timezone
+
+        from recurring.models import RecurringConfig
+        from workflows.members import OPERATORS
+        from workflows.models import Task, TaskSource, TaskStatus, portal_today
+
+        User = get_user_model()
+        group = Group.objects.get_or_create(name=OPERATORS)[0]
+        people = [User.objects.create(username=f"bench-today-{n:02d}") for n in range(20)]
+        for person in people:
+            person.groups.add(group)
+        duties = 1000
+        per_duty = max(1, -(-count // duties))
+        today = portal_today()
+        now = timezone.now()
+        configs = RecurringConfig.objects.bulk_create(
+            [
+                RecurringConfig(
+                    title=f"History duty {n:04d}",
+                    cron_expression="0 9 * * *",
+                    timezone="UTC",
+                    starts_on=today - dt.timedelta(days=per_duty),
+                    assignee=people[n % len(people)],
+                    enabled=False,
+                    estimate_minutes=15,
+                    created_at=now,
+                    updated_at=now,
+                )
+                for n in range(duties)
+            ],
+            batch_size=500,
+        )
+        made = 0
+        with transaction.atomic():
+            for index, config in enumerate(configs):
+                todo = min(per_duty, count - made)
+                if todo <= 0:
+                    break
+                rows = []
+                for back in range(todo):
+                    day = today - dt.timedelta(days=back)
+                    started = dt.datetime.combine(day, dt.time(9), tzinfo=dt.UTC) + dt.timedelta(minutes=index % 60)
+                    done = back > 0
+                    rows.append(
+                        Task(
+                            title=config.title,
+                            due_date=day,
+                            assignee=config.assignee,
+                            source=TaskSource.RECURRING,
+                            recurring_config=config,
+                            window_date=day,
+                            estimate_minutes=15,
+                            status=TaskStatus.DONE if done else TaskStatus.TODO,
+                            started_at=started if done else None,
+                            completed_at=started + dt.timedelta(minutes=10 + back % 30) if done else None,
+                            created_at=now,
+                            updated_at=now,
+                        )
+                    )
+                Task.objects.bulk_create(rows, batch_size=2000)
+                made += todo
+        client = Client()
+        client.force_login(people[0])
+        self.stdout.write(f"(e) Start today and Insights over {made:,} tasks ({duties:,} duties):")
+        for path in ("/today/", "/api/v1/today/", "/insights/?days=90", "/api/v1/insights/?days=90"):
+            times, size, queries = [], 0, 0
+            for _ in range(7):
+                with CaptureQueriesContext(connection) as captured:
+                    start = time.perf_counter()
+                    response = client.get(path)
+                    times.append(time.perf_counter() - start)
+                if response.status_code != 200:
+                    raise CommandError(f"{path} answered {response.status_code}")
+                size, queries = len(response.content), len(captured.captured_queries)
+            times.sort()
+            self.stdout.write(
+                f"    {path:<28} p50 {times[3] * 1000:7.0f} ms   p95 {times[-1] * 1000:7.0f} ms   "
+                f"{queries:3d} queries   {size / 1024:7.1f} KB"
+            )
 
     def _backfill_vs_bulk_create(self, user, configs: int, days: int, *, profile: bool) -> tuple[Timing, Timing, int]:
         from django.db import transaction
