@@ -7,6 +7,7 @@ page, and "skip for now" is a link that carries the put-off tasks in the page's 
 
 from __future__ import annotations
 
+import datetime as dt
 from urllib.parse import urlencode
 from uuid import UUID
 
@@ -60,6 +61,7 @@ def today_page(request: HttpRequest) -> HttpResponse:
         "current": current,
         "up_next": data.queue[1:],
         "later": ",".join(later),
+        "default_follow_up": data.date + dt.timedelta(days=3),
         "skip_for_now_url": skip_for_now_url,
         "percent": round(100 * data.progress["resolved"] / data.progress["total"]) if data.progress["total"] else 100,
     }

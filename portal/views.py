@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from workflows.history import attach_typical_minutes
 from workflows.models import portal_today
 
 from .selectors import EMPTY_STATES, HOME_GROUPS, LAST_HOME_DATE, SCOPES, operations_home
@@ -77,6 +78,7 @@ def index(request: HttpRequest) -> HttpResponse:
     groups, risk cards and failures (the page re-fetches them after each in-place action)."""
     day, scope, errors = _home_query(request)
     home = operations_home(today=day, user=request.user, scope=scope, limit=HOME_GROUP_LIMIT)
+    attach_typical_minutes([task for name in HOME_GROUPS for task in home.groups[name]])
     groups = [
         {
             "name": name,

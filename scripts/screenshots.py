@@ -1,4 +1,5 @@
-"""Take the README's screenshots: Home, a workflow run, the template library and Recurring, each
+"""Take the README's screenshots: Home, a workflow run, the template library, Recurring, Start today
+and Insights, each
 at phone (390 px) and desktop (1280 px) width, into ``docs/screenshots/``.
 
 ``make screenshots`` calls this. It never touches the portal's own data: it migrates a scratch
@@ -37,6 +38,8 @@ PAGES: dict[str, str | None] = {
     "run": None,
     "templates": "/workflows/templates/",
     "recurring": "/recurring/",
+    "today": "/today/",
+    "insights": "/insights/",
 }
 
 

@@ -113,7 +113,7 @@ def test_insights_switch_between_30_and_90_days_and_drill_into_a_config(signed_i
     task.complete(by=operator)
 
     page = signed_in.get("/insights/?days=90").content.decode()
-    assert "Mailing list backup" in page and 'aria-current="page" role="button">Last 90 days' in page
+    assert "Mailing list backup" in page and 'role="button" aria-current="page">Last 90 days' in page
     assert signed_in.get("/insights/?days=7").status_code == 200  # unknown periods fall back to 30
 
     detail = signed_in.get(f"/insights/configs/{config.pk}/").content.decode()
