@@ -28,7 +28,7 @@ from django.contrib.admin import helpers
 from django.contrib.admin.actions import delete_selected
 from django.contrib.admin.utils import model_ngettext, unquote
 from django.db import models, transaction
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
@@ -57,7 +57,6 @@ from .forms import (
     check_task_edit,
 )
 from .models import (
-    ACTIONABLE_STATUSES,
     OPEN_STATUSES,
     RESOLVED_STATUSES,
     Proof,
@@ -376,9 +375,9 @@ class TaskAttentionFilter(admin.SimpleListFilter):
         if self.value() == "overdue":
             return queryset.overdue(today)
         if self.value() == "follow_up_due":
-            return queryset.filter(status=TaskStatus.WAITING, follow_up_at__lte=today)
+            return queryset.follow_ups_due(today)
         if self.value() == "missing_evidence":
-            return queryset.filter(status__in=ACTIONABLE_STATUSES, evidence_missing=True)
+            return queryset.missing_evidence(today)
         if self.value() == "blocked":
             return queryset.filter(status__in=OPEN_STATUSES, is_blocked=True)
         return queryset
@@ -632,12 +631,13 @@ class TaskAdmin(AssigneeChoicesMixin, DomainErrorMessagesMixin, DeletionRefusalM
     @admin.display(description="flags")
     def flags(self, obj: Task) -> str:
         """What needs attention, from the list's SQL annotations (no query per row)."""
+        today = portal_today()
         flags = []
-        if obj.status in ACTIONABLE_STATUSES and obj.due_date < portal_today():
+        if obj.is_overdue(today):
             flags.append("overdue")
         if obj.is_blocked and obj.status in OPEN_STATUSES:
             flags.append("blocked")
-        if obj.evidence_missing and obj.status in ACTIONABLE_STATUSES:
+        if obj.is_missing_evidence(today):
             flags.append("missing evidence")
         if obj.status == TaskStatus.WAITING:
             flags.append(f"waiting for {obj.waiting_for} (follow up {obj.follow_up_at:%Y-%m-%d})")
@@ -1237,11 +1237,10 @@ class RunRiskFilter(admin.SimpleListFilter):
         return [("at_risk", "At risk"), ("on_track", "On track")]
 
     def queryset(self, request, queryset):
-        at_risk = Q(risk_overdue__gt=0) | Q(risk_follow_ups_due__gt=0) | Q(risk_missing_evidence__gt=0)
         if self.value() == "at_risk":
-            return queryset.filter(at_risk)
+            return queryset.at_risk()
         if self.value() == "on_track":
-            return queryset.exclude(at_risk)
+            return queryset.on_track()
         return queryset
 
 

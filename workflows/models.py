@@ -300,9 +300,16 @@ class RunQuerySet(models.QuerySet):
     def active(self):
         return self.filter(status=RunStatus.ACTIVE)
 
+    @staticmethod
+    def at_risk_q() -> Q:
+        """At risk: a run with overdue work, a follow-up due or missing evidence (counts of
+        :meth:`with_risk`); waiting and blocked work alone do not put a run at risk."""
+        return Q(risk_overdue__gt=0) | Q(risk_follow_ups_due__gt=0) | Q(risk_missing_evidence__gt=0)
+
     def with_risk(self, today: dt.date):
-        """Annotate each run with its risk counts, progress and next due task — all as
-        subqueries, so the number of queries never depends on the number of runs."""
+        """Annotate each run with its risk counts, ``at_risk``, progress and next due task — all
+        as subqueries, so the number of queries never depends on the number of runs. The counts
+        use the task rules of :class:`TaskQuerySet`."""
         tasks = Task.objects.filter(run=OuterRef("pk"), archived_at__isnull=True)
 
         def count(qs):
@@ -320,15 +327,21 @@ class RunQuerySet(models.QuerySet):
         return self.annotate(
             risk_total=count(tasks),
             risk_resolved=count(tasks.filter(status__in=RESOLVED_STATUSES)),
-            risk_overdue=count(tasks.filter(status__in=ACTIONABLE_STATUSES, due_date__lt=today)),
+            risk_overdue=count(tasks.overdue(today)),
             risk_waiting=count(tasks.filter(status=TaskStatus.WAITING)),
-            risk_follow_ups_due=count(tasks.filter(status=TaskStatus.WAITING, follow_up_at__lte=today)),
-            risk_missing_evidence=count(
-                flagged.filter(status__in=OPEN_STATUSES, due_date__lte=today, evidence_missing=True)
-            ),
+            risk_follow_ups_due=count(tasks.follow_ups_due(today)),
+            risk_missing_evidence=count(flagged.missing_evidence(today)),
             risk_blocked=count(flagged.filter(status__in=OPEN_STATUSES, is_blocked=True)),
             risk_next_due_task_id=Subquery(next_due),
-        )
+        ).annotate(at_risk=models.ExpressionWrapper(self.at_risk_q(), output_field=models.BooleanField()))
+
+    def at_risk(self):
+        """Runs at risk; needs :meth:`with_risk`."""
+        return self.filter(at_risk=True)
+
+    def on_track(self):
+        """Runs not at risk; needs :meth:`with_risk`."""
+        return self.filter(at_risk=False)
 
 
 class Run(models.Model):
@@ -383,7 +396,7 @@ class Run(models.Model):
             "missing_evidence": self.risk_missing_evidence,
             "blocked": self.risk_blocked,
             "next_due_task": self.risk_next_due_task_id,
-            "at_risk": bool(self.risk_overdue or self.risk_follow_ups_due or self.risk_missing_evidence),
+            "at_risk": bool(self.at_risk),
             "progress": {"resolved": self.risk_resolved, "total": self.risk_total},
         }
 
@@ -507,6 +520,30 @@ class RunLink(models.Model):
 
 
 class TaskQuerySet(models.QuerySet):
+    """Questions about many tasks. Each attention rule ("overdue", "follow-up due", "missing
+    evidence") is defined once, as a ``Q`` (``*_q``) that the filters here, the run risk counts,
+    Operations Home's grouping, the scanner, the admin and the pages all use (see
+    ``docs/task-states.md`` and ``docs/home.md``)."""
+
+    # ---- the rules, as conditions ----------------------------------------------------------
+    @staticmethod
+    def overdue_q(today: dt.date) -> Q:
+        """Overdue: to do or in progress, due before ``today``. Waiting work is governed by its
+        follow-up date, never by its due date."""
+        return Q(status__in=ACTIONABLE_STATUSES, due_date__lt=today)
+
+    @staticmethod
+    def follow_ups_due_q(today: dt.date) -> Q:
+        """Follow-up due: waiting, and the follow-up date is ``today`` or earlier."""
+        return Q(status=TaskStatus.WAITING, follow_up_at__lte=today)
+
+    @staticmethod
+    def missing_evidence_q(today: dt.date) -> Q:
+        """Missing evidence: open, due ``today`` or earlier, with a proof or run-link requirement
+        unmet. Needs the ``evidence_missing`` annotation of :meth:`with_flags`."""
+        return Q(status__in=OPEN_STATUSES, due_date__lte=today, evidence_missing=True)
+
+    # ---- filters ---------------------------------------------------------------------------
     def open(self):
         return self.filter(status__in=OPEN_STATUSES)
 
@@ -517,10 +554,14 @@ class TaskQuerySet(models.QuerySet):
         return self.filter(archived_at__isnull=True)
 
     def overdue(self, today: dt.date):
-        return self.actionable().filter(due_date__lt=today)
+        return self.filter(self.overdue_q(today))
 
-    def due_on(self, day: dt.date):
-        return self.filter(due_date=day)
+    def follow_ups_due(self, today: dt.date):
+        return self.filter(self.follow_ups_due_q(today))
+
+    def missing_evidence(self, today: dt.date):
+        flagged = self if "evidence_missing" in self.query.annotations else self.with_flags()
+        return flagged.filter(self.missing_evidence_q(today))
 
     def on_home(self):
         """Open, unarchived work that belongs on Operations Home: tasks of paused or cancelled
@@ -647,6 +688,25 @@ class Task(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    # One task's view of the rules of :class:`TaskQuerySet` (``overdue_q``, ``follow_ups_due_q``,
+    # ``missing_evidence_q``); a test keeps each pair in agreement.
+    def is_overdue(self, today: dt.date) -> bool:
+        return self.status in ACTIONABLE_STATUSES and self.due_date < today
+
+    def overdue_days(self, today: dt.date) -> int:
+        """Days past the due date for overdue work, else 0."""
+        return (today - self.due_date).days if self.is_overdue(today) else 0
+
+    def is_follow_up_due(self, today: dt.date) -> bool:
+        return self.status == TaskStatus.WAITING and self.follow_up_at is not None and self.follow_up_at <= today
+
+    def is_missing_evidence(self, today: dt.date) -> bool:
+        """Uses the ``evidence_missing`` annotation of ``with_flags()`` when present (no query)."""
+        if not (self.status in OPEN_STATUSES and self.due_date <= today):
+            return False
+        flagged = getattr(self, "evidence_missing", None)
+        return bool(self.missing_requirements()) if flagged is None else bool(flagged)
 
     @property
     def source_label(self) -> str:

@@ -21,13 +21,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from .errors import DomainError
 from .models import (
-    ACTIONABLE_STATUSES,
     Proof,
     Run,
     RunStatus,
     Task,
     TaskComment,
-    TaskStatus,
     add_proof,
     portal_today,
 )
@@ -66,10 +64,8 @@ def _task_context(task: Task, **extra) -> dict:
         "requirements": task.requirements(),
         "blocked_by": task.open_prerequisites(),
         # Waiting work is governed by its follow-up date, never by its due date.
-        "days_overdue": (today - task.due_date).days
-        if task.status in ACTIONABLE_STATUSES and task.due_date < today
-        else 0,
-        "follow_up_due": task.status == TaskStatus.WAITING and task.follow_up_at <= today,
+        "days_overdue": task.overdue_days(today),
+        "follow_up_due": task.is_follow_up_due(today),
         "default_follow_up": today + dt.timedelta(days=3),
         **extra,
     }
@@ -161,9 +157,7 @@ def _home_row_context(request: HttpRequest, pk, **extra) -> dict:
         .first()
     )
     if task is not None:
-        # Waiting work is governed by its follow-up date, never by its due date.
-        late = task.status in ACTIONABLE_STATUSES and task.due_date < day
-        task.days_overdue = (day - task.due_date).days if late else 0
+        task.days_overdue = task.overdue_days(day)
     return {
         "task": task,
         "home_date": day,
