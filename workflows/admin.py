@@ -5,8 +5,8 @@ Conventions (other apps' admins import them from here, the core):
 * Admin changes go through the domain code (``workflows.services``, the task and run methods);
   a :class:`DomainError` becomes an admin error message or a form error, never a 500.
 * Task status never changes by editing a field: the transitions are admin actions. A task's
-  plain fields are edited by the API's ``edit_task`` (one "Edited …" history entry), after the
-  same checks the API makes (:func:`workflows.forms.check_task_edit`).
+  plain fields are edited by ``Task.edit`` (one "Edited …" history entry), after the same checks
+  the API makes (``Task.check_edit``).
 * Work is assigned only to active portal members (:class:`AssigneeChoicesMixin`).
 * Objects that carry history are never hard-deleted: the delete page and the bulk "delete
   selected" action refuse with an explanation and point to archiving (:class:`DeletionRefusalMixin`).
@@ -35,10 +35,8 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from .api import edit_task
 from .errors import DomainError
 from .forms import (
-    REQUIREMENT_FIELDS,
     AnchorDateForm,
     CloneForm,
     CommentForm,
@@ -54,10 +52,10 @@ from .forms import (
     WaitForm,
     WorkflowTemplateForm,
     assignee_field_options,
-    check_task_edit,
 )
 from .models import (
     OPEN_STATUSES,
+    REQUIREMENT_FIELDS,
     RESOLVED_STATUSES,
     Proof,
     ProofKind,
@@ -80,7 +78,6 @@ from .services import (
     instantiate_run,
     save_template,
 )
-from .signals import template_saved
 
 #: Intermediate action pages list at most this many of the selected objects by name.
 LISTED_OBJECTS = 50
@@ -470,7 +467,7 @@ def proof_evidence(proof: Proof) -> str:
 
 @admin.register(Task)
 class TaskAdmin(AssigneeChoicesMixin, DomainErrorMessagesMixin, DeletionRefusalMixin, admin.ModelAdmin):
-    """Tasks: fields edited in the form (through ``edit_task``, as the API edits them), status
+    """Tasks: fields edited in the form (through ``Task.edit``, as the API edits them), status
     changed only by the transition actions."""
 
     form = TaskForm
@@ -602,13 +599,11 @@ class TaskAdmin(AssigneeChoicesMixin, DomainErrorMessagesMixin, DeletionRefusalM
                 # Checked again on the locked row: the task may have been completed (or the new
                 # assignee deactivated) since the form was validated. Only the edited fields are
                 # written, so a transition made meanwhile survives.
-                with transaction.atomic():
-                    check_task_edit(Task.objects.select_for_update().get(pk=obj.pk), changes)
-                    edit_task(obj, changes, by=request.user)
+                obj.edit(changes, by=request.user)
             obj.refresh_from_db()
             return
         values = {name: form.cleaned_data[name] for name in TASK_CREATE_FIELDS if name in form.cleaned_data}
-        check_task_edit(Task(), values)
+        Task().check_edit(values)
         task = create_manual_task(by=request.user, **values)
         for field in Task._meta.concrete_fields:
             setattr(obj, field.attname, getattr(task, field.attname))
@@ -920,21 +915,6 @@ class LaunchableTemplateFilter(admin.SimpleListFilter):
         return queryset
 
 
-def _set_archived(template: WorkflowTemplate, archived: bool) -> None:
-    if (template.archived_at is not None) == archived:
-        return
-    template.archived_at = timezone.now() if archived else None
-    template.save(update_fields=["archived_at", "updated_at"])
-    # Whoever keeps schedules in sync (celery-beat rows) reacts to every template save.
-    template_saved.send(sender=WorkflowTemplate, template=template)
-
-
-def _set_trigger_enabled(template: WorkflowTemplate, enabled: bool, by) -> None:
-    if not template.is_automatic:
-        raise DomainError("invalid_transition", "This template has no automatic trigger.")
-    save_template(template=template, data={"trigger_enabled": enabled}, by=by)
-
-
 @admin.register(WorkflowTemplate)
 class WorkflowTemplateAdmin(DomainErrorMessagesMixin, DeletionRefusalMixin, admin.ModelAdmin):
     """Templates with their task definitions, saved together by ``save_template``."""
@@ -1168,7 +1148,7 @@ class WorkflowTemplateAdmin(DomainErrorMessagesMixin, DeletionRefusalMixin, admi
             self,
             request,
             queryset,
-            lambda t: _set_trigger_enabled(t, False, request.user),
+            lambda t: t.set_trigger_enabled(False, by=request.user),
             done="Paused the trigger of",
         )
 
@@ -1178,17 +1158,17 @@ class WorkflowTemplateAdmin(DomainErrorMessagesMixin, DeletionRefusalMixin, admi
             self,
             request,
             queryset,
-            lambda t: _set_trigger_enabled(t, True, request.user),
+            lambda t: t.set_trigger_enabled(True, by=request.user),
             done="Resumed the trigger of",
         )
 
     @admin.action(description="Archive (no new runs; history kept)", permissions=["change"])
     def archive_templates(self, request, queryset):
-        apply_to_each(self, request, queryset, lambda t: _set_archived(t, True), done="Archived")
+        apply_to_each(self, request, queryset, lambda t: t.archive(by=request.user), done="Archived")
 
     @admin.action(description="Restore from archive", permissions=["change"])
     def restore_templates(self, request, queryset):
-        apply_to_each(self, request, queryset, lambda t: _set_archived(t, False), done="Restored")
+        apply_to_each(self, request, queryset, lambda t: t.restore(by=request.user), done="Restored")
 
 
 @admin.register(TemplateTask)

@@ -13,7 +13,6 @@ import datetime as dt
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.http import FileResponse
 from django.urls import reverse
@@ -42,7 +41,6 @@ from .models import (
     MAX_ESTIMATE_MINUTES,
     MAX_OFFSET_DAYS,
     MAX_TEXT_LENGTH,
-    CommentKind,
     Priority,
     Proof,
     ProofKind,
@@ -57,8 +55,6 @@ from .models import (
     TriggerType,
     WorkflowTemplate,
     add_proof,
-    check_estimate_minutes,
-    check_text_length,
     portal_today,
 )
 
@@ -437,40 +433,6 @@ class TaskUpdateSerializer(StrictInputSerializer):
         return value.strip()
 
 
-@transaction.atomic
-def edit_task(task: Task, changes: dict[str, Any], *, by) -> Task:
-    """Apply plain-field edits and write one history entry naming what changed (old → new)."""
-    if "instructions" in changes:
-        check_text_length(changes["instructions"], "instructions")
-    if "estimate_minutes" in changes:
-        check_estimate_minutes(changes["estimate_minutes"])
-    task = Task.objects.select_for_update().get(pk=task.pk)
-    diff: dict[str, list] = {}
-    for name, value in changes.items():
-        old = getattr(task, name)
-        if old != value:
-            diff[name] = [_history_value(old), _history_value(value)]
-            setattr(task, name, value)
-    if diff:
-        task.save()
-        TaskComment.objects.create(
-            task=task,
-            kind=CommentKind.EVENT,
-            author=by if getattr(by, "is_authenticated", False) else None,
-            body="Edited " + ", ".join(name.replace("_", " ") for name in diff) + ".",
-            data={"changes": diff},
-        )
-    return task
-
-
-def _history_value(value: Any) -> Any:
-    if isinstance(value, dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, User):
-        return value.username
-    return value
-
-
 class NoteInputSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT_LENGTH, default="")
 
@@ -594,7 +556,7 @@ class TaskViewSet(
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         task = self.get_object()
         changes = validated(TaskUpdateSerializer, request.data, partial=True)
-        edit_task(task, dict(changes), by=request.user)
+        task.edit(dict(changes), by=request.user)
         return self._detail(task.pk)
 
     # ---- transitions ------------------------------------------------------------------------

@@ -5,9 +5,9 @@ task and run methods) so the admin can never accept what the API refuses. A temp
 same validation ``save_template`` runs, so stage, ref, dependency, run-link and cron problems —
 a dependency cycle named in full included — show as form errors instead of a failed save.
 
-One exception until the task model has an edit method of its own: :func:`check_task_edit` holds
-the rules of editing a task's plain fields (assignee, proof requirements of a resolved task), which
-the API enforces in its serializer and the admin checks here, in the form and again when saving.
+The rules of editing a task's plain fields (assignee, proof requirements of a resolved task) are
+``Task.check_edit``; the form shows their refusals as field errors and saving goes through
+``Task.edit``, as the API's task update does.
 """
 
 from __future__ import annotations
@@ -25,18 +25,10 @@ from django.forms.models import BaseInlineFormSet
 
 from .errors import DomainError
 from .members import members
-from .models import RESOLVED_STATUSES, ProofKind, RunLink, Task, TemplateTask, WorkflowTemplate
+from .models import ProofKind, RunLink, Task, TemplateTask, WorkflowTemplate
 from .services import TASK_CREATE_FIELDS, TEMPLATE_FIELDS, TEMPLATE_TASK_FIELDS, validate_template_definition
 
 User = get_user_model()
-
-#: A task's proof requirements: fixed once the task is done or skipped.
-REQUIREMENT_FIELDS = ("requires_link", "requires_file", "requires_proof_note")
-
-NOT_A_PORTAL_MEMBER = (
-    "Only active members of Operators or Admins can be assigned work; '{username}' is not one, so they "
-    "would never see it."
-)
 
 
 class CommaSeparatedNamesField(forms.CharField):
@@ -109,39 +101,6 @@ def keep_current_assignee(form: forms.ModelForm) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def check_task_edit(task: Task, changes: dict[str, Any]) -> None:
-    """Refuse plain-field ``changes`` to ``task`` (as stored) that would break a rule; the API's
-    task update keeps the same rules.
-
-    * Work is assigned only to an active portal member: anyone else could never see it. Keeping
-      an assignee who has since left is no change and stays allowed.
-    * A done or skipped task's proof requirements are fixed: switching one on would leave a
-      resolved task with unmet evidence, switching one off would rewrite what its completion was
-      checked against. Reopening the task makes them editable again.
-    """
-    assignee = changes.get("assignee")
-    if (
-        assignee is not None
-        and assignee.pk != task.assignee_id
-        # Asked of the database, not of the user object the form loaded: they may have left since.
-        and not members().filter(pk=assignee.pk).exists()
-    ):
-        raise DomainError(
-            "validation_error", NOT_A_PORTAL_MEMBER.format(username=assignee.get_username()), field="assignee"
-        )
-    if task.status in RESOLVED_STATUSES:
-        locked = [name for name in REQUIREMENT_FIELDS if name in changes and changes[name] != getattr(task, name)]
-        if locked:
-            raise DomainError(
-                "task_resolved",
-                f"The proof requirements of a {task.get_status_display().lower()} task are fixed; "
-                "reopen it first to change them.",
-                status=409,
-                field=locked[0],
-                fields=locked,
-            )
-
-
 def _https_by_default(db_field: models.Field, **kwargs: Any) -> forms.Field | None:
     # A URL typed without a scheme ("example.com/guide") is taken as https, as Django 6 will.
     if isinstance(db_field, models.URLField):
@@ -150,9 +109,9 @@ def _https_by_default(db_field: models.Field, **kwargs: Any) -> forms.Field | No
 
 
 class TaskForm(forms.ModelForm):
-    """A task's plain fields (never its status). ``clean`` applies :func:`check_task_edit`; the
-    admin applies it once more to the locked row when saving, as a transition may happen between
-    the two."""
+    """A task's plain fields (never its status). ``clean`` applies ``Task.check_edit``; saving
+    goes through ``Task.edit``, which checks once more on the locked row, as a transition may
+    happen between the two."""
 
     class Meta:
         model = Task
@@ -175,7 +134,7 @@ class TaskForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         try:
-            check_task_edit(self.instance, self.changes())
+            self.instance.check_edit(self.changes())
         except DomainError as exc:
             for name in exc.extra.get("fields") or [exc.extra.get("field")]:
                 self.add_error(name if name in self.fields else None, exc.detail)

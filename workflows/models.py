@@ -13,6 +13,7 @@ import hashlib
 import os.path
 import uuid
 from collections.abc import Iterable
+from typing import Any
 
 import filetype
 from django.conf import settings
@@ -25,7 +26,7 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 
 from .errors import DomainError
-from .signals import run_stage_changed, task_status_changed
+from .signals import run_stage_changed, task_status_changed, template_saved
 
 User = settings.AUTH_USER_MODEL
 
@@ -51,6 +52,14 @@ class TaskStatus(models.TextChoices):
 OPEN_STATUSES = (TaskStatus.TODO, TaskStatus.IN_PROGRESS, TaskStatus.WAITING)
 ACTIONABLE_STATUSES = (TaskStatus.TODO, TaskStatus.IN_PROGRESS)
 RESOLVED_STATUSES = (TaskStatus.DONE, TaskStatus.SKIPPED)
+
+#: A task's proof requirements: fixed once the task is done or skipped.
+REQUIREMENT_FIELDS = ("requires_link", "requires_file", "requires_proof_note")
+
+NOT_A_PORTAL_MEMBER = (
+    "Only active members of Operators or Admins can be assigned work; '{username}' is not one, so they "
+    "would never see it."
+)
 
 
 class TaskSource(models.TextChoices):
@@ -251,6 +260,33 @@ class WorkflowTemplate(ScheduleState):
 
     def stage_order(self) -> dict[str, int]:
         return {name: index for index, name in enumerate(self.stages or [])}
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+    # Every change announces ``template_saved`` once (whoever keeps schedules in sync reacts).
+
+    def archive(self, *, by=None) -> None:
+        """Hide the template from launching and stop its schedule; its runs are kept."""
+        self._set_archived(True)
+
+    def restore(self, *, by=None) -> None:
+        """Undo :meth:`archive`."""
+        self._set_archived(False)
+
+    def _set_archived(self, archived: bool) -> None:
+        if (self.archived_at is not None) == archived:
+            return
+        self.archived_at = timezone.now() if archived else None
+        self.save(update_fields=["archived_at", "updated_at"])
+        template_saved.send(sender=WorkflowTemplate, template=self)
+
+    def set_trigger_enabled(self, enabled: bool, *, by=None) -> None:
+        """Pause or enable the automatic trigger; enabling counts as a resume (only later fire
+        times count). Goes through ``save_template``, so the same validation applies."""
+        from .services import save_template
+
+        if not self.is_automatic:
+            raise DomainError("invalid_transition", "This template has no automatic trigger.")
+        save_template(template=self, data={"trigger_enabled": enabled}, by=by)
 
 
 class TemplateTask(models.Model):
@@ -1009,6 +1045,69 @@ class Task(models.Model):
         self._transition(TaskStatus.TODO, by=by, note=reason)
         self._refresh_run_stage()
 
+    # ---- plain-field edits ------------------------------------------------------------------
+    def check_edit(self, changes: dict[str, Any]) -> None:
+        """Refuse plain-field ``changes`` to this task (as stored) that would break a rule.
+
+        * Work is assigned only to an active portal member: anyone else could never see it.
+          Keeping an assignee who has since left is no change and stays allowed.
+        * A done or skipped task's proof requirements are fixed: switching one on would leave a
+          resolved task with unmet evidence, switching one off would rewrite what its completion
+          was checked against. Reopening the task makes them editable again.
+        * Text and estimates stay within their bounds.
+        """
+        from .members import members
+
+        if "instructions" in changes:
+            check_text_length(changes["instructions"], "instructions")
+        if "estimate_minutes" in changes:
+            check_estimate_minutes(changes["estimate_minutes"])
+        assignee = changes.get("assignee")
+        if (
+            assignee is not None
+            and assignee.pk != self.assignee_id
+            # Asked of the database, not of the user object the caller loaded: they may have left.
+            and not members().filter(pk=assignee.pk).exists()
+        ):
+            raise DomainError(
+                "validation_error", NOT_A_PORTAL_MEMBER.format(username=assignee.get_username()), field="assignee"
+            )
+        if self.status in RESOLVED_STATUSES:
+            locked = [name for name in REQUIREMENT_FIELDS if name in changes and changes[name] != getattr(self, name)]
+            if locked:
+                raise DomainError(
+                    "task_resolved",
+                    f"The proof requirements of a {self.get_status_display().lower()} task are fixed; "
+                    "reopen it first to change them.",
+                    status=409,
+                    field=locked[0],
+                    fields=locked,
+                )
+
+    @transaction.atomic
+    def edit(self, changes: dict[str, Any], *, by=None) -> None:
+        """Apply plain-field edits (never the status) to the locked row, after :meth:`check_edit`
+        on it (a transition may have happened since the caller loaded the task), and write one
+        history entry naming what changed (old → new). Only edited fields are written, so a
+        transition made meanwhile survives."""
+        self._lock_for_change(status_change=False)
+        self.check_edit(changes)
+        diff: dict[str, list] = {}
+        for name, value in changes.items():
+            old = getattr(self, name)
+            if old != value:
+                diff[name] = [_history_value(old), _history_value(value)]
+                setattr(self, name, value)
+        if diff:
+            self.save()
+            TaskComment.objects.create(
+                task=self,
+                kind=CommentKind.EVENT,
+                author=_person(by),
+                body="Edited " + ", ".join(name.replace("_", " ") for name in diff) + ".",
+                data={"changes": diff},
+            )
+
     def add_comment(self, *, by, body: str) -> TaskComment:
         body = (body or "").strip()
         if not body:
@@ -1030,6 +1129,14 @@ class Task(models.Model):
 
 def _person(by):
     return by if getattr(by, "is_authenticated", False) else None
+
+
+def _history_value(value: Any) -> Any:
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, models.Model):
+        return value.get_username() if hasattr(value, "get_username") else str(value.pk)
+    return value
 
 
 def _as_date(value, name: str) -> dt.date:

@@ -523,3 +523,30 @@ def test_create_manual_task_validates_and_records_the_creator(operator):
     task = create_manual_task(by=operator, title=" Call bank ", due_date=dt.date(2028, 2, 2), assignee=operator)
     assert (task.title, task.source, task.created_by, task.status) == ("Call bank", "manual", operator, "todo")
     assert not TaskComment.objects.exists()
+
+
+# ---- plain-field edits ------------------------------------------------------------------------
+
+
+def test_edit_writes_the_changed_fields_and_one_history_entry_naming_old_and_new_values(operator):
+    task = TaskFactory(title="Draft", area="Ops")
+    task.edit({"title": "Draft the newsletter", "area": "Ops", "assignee": operator}, by=operator)
+    task.refresh_from_db()
+    assert (task.title, task.assignee) == ("Draft the newsletter", operator)
+    (entry,) = task.history.filter(kind=CommentKind.EVENT)
+    assert entry.body == "Edited title, assignee."
+    assert entry.data == {"changes": {"title": ["Draft", "Draft the newsletter"], "assignee": [None, "olivia"]}}
+
+
+def test_edit_refuses_a_requirement_change_on_a_done_task_and_changes_nothing():
+    task = make_in(TaskStatus.DONE)
+    error = refused(lambda: task.edit({"requires_file": True, "title": "New"}), "task_resolved")
+    assert (error.status, error.extra["fields"]) == (409, ["requires_file"])
+    task.refresh_from_db()
+    assert (task.requires_file, task.history.filter(kind=CommentKind.EVENT).exists()) == (False, False)
+
+
+def test_edit_refuses_an_assignee_outside_the_portal(outsider):
+    task = TaskFactory()
+    refused(lambda: task.edit({"assignee": outsider}), "validation_error")
+    assert Task.objects.get(pk=task.pk).assignee is None
