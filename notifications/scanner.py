@@ -48,7 +48,7 @@ def scan_date(at: dt.datetime) -> dt.date:
 
 
 def _task_link(task: Task) -> str:
-    return f"/tasks/{task.pk}/"
+    return task.get_absolute_url()
 
 
 def _requirement_names(task: Task) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.urls import reverse
+from django.utils.html import format_html
 
 from workflows.members import is_admin, is_member
 
@@ -27,13 +29,17 @@ class LoginRequiredEverywhereMiddleware:
         if path.startswith("/admin/"):
             if request.user.is_authenticated and not is_admin(request.user):
                 return HttpResponseForbidden(
-                    '<h1>403 Forbidden</h1><p>The admin is for Admins only. <a href="/">Back to the portal</a></p>'
+                    format_html(
+                        "<h1>403 Forbidden</h1><p>The admin is for Admins only. "
+                        '<a href="{}">Back to the portal</a></p>',
+                        reverse("index"),
+                    )
                 )
             return self.get_response(request)
         if not request.user.is_authenticated:
             if request.htmx:
                 response = HttpResponse(status=401)
-                response["HX-Redirect"] = settings.LOGIN_URL and "/accounts/login/"
+                response["HX-Redirect"] = reverse("login")
                 return response
             return redirect_to_login(request.get_full_path())
         if not is_member(request.user) and path != "/accounts/logout/":

@@ -318,11 +318,6 @@ def changelist_url(model: type[models.Model], **filters: Any) -> str:
     return url
 
 
-def proof_file_url(proof: Proof) -> str:
-    """Proof files are private: served only to signed-in members by the API's file view."""
-    return f"/api/v1/tasks/{proof.task_id}/proofs/{proof.pk}/file/"
-
-
 class AssigneeChoicesMixin:
     """Assignee drop-downs offer active portal members only, like the API's assignee field; an
     object's own former member stays selectable on that object (see ``keep_current_assignee``)."""
@@ -461,7 +456,7 @@ def proof_evidence(proof: Proof) -> str:
     if proof.kind == ProofKind.LINK:
         return format_html('<a href="{}" rel="noopener noreferrer">{}</a>', proof.url, proof.url)
     if proof.kind == ProofKind.FILE:
-        return format_html('<a href="{}">Download {}</a>', proof_file_url(proof), proof.file_name)
+        return format_html('<a href="{}">Download {}</a>', proof.download_url, proof.file_name)
     return proof.note
 
 

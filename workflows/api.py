@@ -15,7 +15,6 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db.models import Prefetch, QuerySet
 from django.http import FileResponse
-from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -205,7 +204,7 @@ class ProofSerializer(serializers.ModelSerializer):
     def get_file_url(self, proof: Proof) -> str | None:
         if proof.kind != ProofKind.FILE:
             return None
-        return reverse("api-task-proof-file", kwargs={"pk": proof.task_id, "proof_id": proof.pk})
+        return proof.download_url
 
 
 class HistoryEntrySerializer(serializers.ModelSerializer):

@@ -22,11 +22,12 @@ from django.core.validators import MaxLengthValidator, MaxValueValidator, MinVal
 from django.db import models, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce, Lower, Trim
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 
 from .errors import DomainError
-from .signals import run_stage_changed, task_status_changed, template_saved
+from .signals import run_stage_changed, template_saved
 
 User = settings.AUTH_USER_MODEL
 
@@ -418,10 +419,8 @@ class Run(models.Model):
         self.updated_at = timezone.now()
         super().save(*args, **kwargs)
 
-    @property
-    def is_live(self) -> bool:
-        """Paused and cancelled runs leave Operations Home; completed ones are done."""
-        return self.status == RunStatus.ACTIVE
+    def get_absolute_url(self) -> str:
+        return reverse("run-detail", args=[self.pk])
 
     def risk(self) -> dict:
         """The risk card of an annotated run (``Run.objects.with_risk(today)``)."""
@@ -720,6 +719,9 @@ class Task(models.Model):
         self.updated_at = timezone.now()
         super().save(*args, **kwargs)
 
+    def get_absolute_url(self) -> str:
+        return reverse("task-detail", args=[self.pk])
+
     # ---- derived -------------------------------------------------------------------------
     @property
     def is_open(self) -> bool:
@@ -857,7 +859,6 @@ class Task(models.Model):
             from_status=from_status,
             to_status=to_status,
         )
-        task_status_changed.send(sender=Task, task=self, from_status=from_status, to_status=to_status, by=by)
 
     def _refresh_run_stage(self) -> None:
         if self.run_id:
@@ -1260,6 +1261,11 @@ class Proof(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} proof on {self.task_id}"
+
+    @property
+    def download_url(self) -> str:
+        """Proof files are private: served only to signed-in members by the API's file view."""
+        return reverse("api-task-proof-file", kwargs={"pk": self.task_id, "proof_id": self.pk})
 
     @cached_property
     def display(self) -> str:

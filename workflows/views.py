@@ -16,6 +16,7 @@ from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 
@@ -179,7 +180,7 @@ def _home_response(request: HttpRequest, pk, *, message: str = "", error: Domain
             missing = error.extra.get("missing", [])
             messages.error(request, f"{error.detail} {'; '.join(map(str, missing))}".strip())
         query = {key: request.POST[f"home_{key}"] for key in ("date", "scope") if request.POST.get(f"home_{key}")}
-        return redirect("/" + (f"?{urlencode(query)}" if query else "") + f"#task-{pk}")
+        return redirect(reverse("index") + (f"?{urlencode(query)}" if query else "") + f"#task-{pk}")
     if error is not None:
         context = _home_row_context(
             request, pk, error=error.detail, error_items=error.extra.get("missing", []), action=action
