@@ -14,6 +14,7 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 from rest_framework.request import Request
 
+from ..inputs import StrictDateField
 from ..members import members
 from ..models import (
     portal_today,
@@ -124,7 +125,7 @@ def query_date(request: Request) -> dt.date:
 
 
 class DateQuerySerializer(serializers.Serializer):
-    date = serializers.DateField(required=False, help_text="Evaluate for this day (default: today).")
+    date = StrictDateField(required=False, help_text="Evaluate for this day (default: today).")
 
 
 def _empty_as_none(value: str) -> str | None:

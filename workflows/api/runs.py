@@ -17,6 +17,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from ..inputs import StrictDateField
 from ..models import (
     MAX_TEXT_LENGTH,
     Run,
@@ -166,7 +167,7 @@ def run_queryset(today: dt.date) -> QuerySet:
 class RunFilterSerializer(QueryFilterSerializer):
     status = CommaSeparatedChoiceField(choices=RunStatus.values, required=False)
     template = serializers.UUIDField(required=False)
-    date = serializers.DateField(required=False, help_text="Evaluate risk for this day (default: today).")
+    date = StrictDateField(required=False, help_text="Evaluate risk for this day (default: today).")
 
 
 class RunLinkInputSerializer(serializers.Serializer):

@@ -23,6 +23,7 @@ from rest_framework.response import Response
 
 from .. import services
 from ..errors import DomainError
+from ..inputs import StrictDateField
 from ..models import (
     MAX_ESTIMATE_MINUTES,
     MAX_TEXT_LENGTH,
@@ -238,8 +239,8 @@ class TaskFilterSerializer(QueryFilterSerializer):
         choices=TaskStatus.values, required=False, help_text="One or more statuses, comma-separated."
     )
     source = serializers.ChoiceField(choices=TaskSource.choices, required=False)
-    due_date = serializers.DateField(required=False, help_text="Due on this day.")
-    due_before = serializers.DateField(required=False, help_text="Due strictly before this day.")
+    due_date = StrictDateField(required=False, help_text="Due on this day.")
+    due_before = StrictDateField(required=False, help_text="Due strictly before this day.")
     assignee = UsernameFilterField(required=False, help_text="Username of the assignee.")
     recurring_config = serializers.UUIDField(required=False)
     run = serializers.UUIDField(required=False)
@@ -251,7 +252,7 @@ class TaskCreateSerializer(StrictInputSerializer):
     instructions = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT_LENGTH, default="")
     instructions_url = serializers.URLField(required=False, allow_blank=True, max_length=2000, default="")
     priority = serializers.ChoiceField(choices=Priority.choices, required=False, default=Priority.NORMAL)
-    due_date = serializers.DateField()
+    due_date = StrictDateField()
     due_time = serializers.TimeField(required=False, allow_null=True, default=None)
     assignee = PortalMemberField(required=False, allow_null=True, default=None)
     area = serializers.CharField(required=False, allow_blank=True, max_length=100, default="")
@@ -275,7 +276,7 @@ class TaskUpdateSerializer(StrictInputSerializer):
     instructions = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT_LENGTH)
     instructions_url = serializers.URLField(required=False, allow_blank=True, max_length=2000)
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
-    due_date = serializers.DateField(required=False)
+    due_date = StrictDateField(required=False)
     due_time = serializers.TimeField(required=False, allow_null=True)
     assignee = PortalMemberField(required=False, allow_null=True)
     area = serializers.CharField(required=False, allow_blank=True, max_length=100)
@@ -306,13 +307,13 @@ class NoteInputSerializer(serializers.Serializer):
 
 class WaitInputSerializer(serializers.Serializer):
     waiting_for = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
-    follow_up_at = serializers.DateField(required=False, allow_null=True, default=None)
+    follow_up_at = StrictDateField(required=False, allow_null=True, default=None)
     note = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT_LENGTH, default="")
 
 
 class FollowUpSentInputSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT_LENGTH, default="")
-    next_follow_up_at = serializers.DateField(required=False, allow_null=True, default=None)
+    next_follow_up_at = StrictDateField(required=False, allow_null=True, default=None)
 
 
 class SkipInputSerializer(serializers.Serializer):

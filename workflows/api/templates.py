@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from .. import services
+from ..inputs import StrictDateField
 from ..models import (
     MAX_ESTIMATE_MINUTES,
     MAX_OFFSET_DAYS,
@@ -127,7 +128,7 @@ class TemplateSerializer(StrictInputSerializer):
     trigger_timezone = serializers.CharField(required=False, max_length=64, help_text="IANA time zone name.")
     trigger_lead_days = serializers.IntegerField(required=False, min_value=0, max_value=MAX_OFFSET_DAYS)
     trigger_enabled = serializers.BooleanField(required=False)
-    trigger_starts_on = serializers.DateField(required=False, allow_null=True)
+    trigger_starts_on = StrictDateField(required=False, allow_null=True)
     catch_up = serializers.ChoiceField(choices=["latest", "all"], required=False)
     tasks = TemplateTaskSerializer(many=True, required=False)
     schedule_description = serializers.SerializerMethodField()
@@ -173,7 +174,7 @@ class TemplateFilterSerializer(QueryFilterSerializer):
 
 
 class LaunchInputSerializer(serializers.Serializer):
-    anchor_date = serializers.DateField()
+    anchor_date = StrictDateField()
 
 
 class CloneInputSerializer(serializers.Serializer):

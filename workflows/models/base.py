@@ -141,17 +141,14 @@ def _history_value(value: Any) -> Any:
 
 
 def _as_date(value, name: str) -> dt.date:
-    """Accept a date or an ISO ``YYYY-MM-DD`` string; anything else is refused naming the field."""
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value.strip())
-        except ValueError:
-            pass
-    raise DomainError("validation_error", f"{name} must be a date (YYYY-MM-DD); got '{value}'.", field=name)
+    """A date given to a model method, read by the one strict parser (``workflows.inputs``); a
+    refusal is the method's ``validation_error`` naming the field."""
+    from ..inputs import parse_date
+
+    try:
+        return parse_date(value, name)
+    except DomainError as exc:
+        raise DomainError("validation_error", exc.detail, field=name) from None
 
 
 class ScheduleState(models.Model):
