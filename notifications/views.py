@@ -18,41 +18,29 @@ from django_htmx.http import trigger_client_event
 from workflows.errors import DomainError
 from workflows.members import is_admin
 
+from .filters import STATE_FILTERS, InboxFilterSet
 from .forms import PreferencesForm
 from .models import ChannelPreference, Notification, NotificationType
 
 PAGE_SIZE = 50
-STATE_FILTERS = {
-    "unread": "Unread",
-    "all": "All (not dismissed)",
-    "dismissed": "Dismissed",
-    "failures": "Open automation failures",
-}
 
 
 @require_GET
 def inbox(request: HttpRequest) -> HttpResponse:
-    state = request.GET.get("state", "unread")
+    """The inbox, filtered through the FilterSet the API shares. The page is lenient where the
+    API is strict: an unknown state shows unread notifications, an unknown type shows all types."""
+    query = request.GET.copy()
+    state = query.get("state", "unread")
     if state not in STATE_FILTERS:
         state = "unread"
-    type_ = request.GET.get("type", "")
-    notifications = Notification.objects.for_user(request.user).select_related("task", "run")
-    if state == "unread":
-        notifications = notifications.unread()
-    elif state == "all":
-        notifications = notifications.filter(dismissed_at__isnull=True)
-    elif state == "dismissed":
-        notifications = notifications.filter(dismissed_at__isnull=False)
-    else:
-        notifications = notifications.filter(
-            type__in=[NotificationType.AUTOMATION_FAILURE, NotificationType.MISSED_WINDOWS],
-            acknowledged_at__isnull=True,
-            resolved_at__isnull=True,
-        )
-    if type_ in NotificationType.values:
-        notifications = notifications.filter(type=type_)
-    else:
+    type_ = query.get("type", "")
+    if type_ not in NotificationType.values:
         type_ = ""
+    filters = InboxFilterSet(
+        {"state": state, **({"type": type_} if type_ else {})},
+        queryset=Notification.objects.for_user(request.user).select_related("task", "run"),
+    )
+    notifications = filters.filtered()
     page = Paginator(notifications, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,

@@ -18,6 +18,8 @@ from .common import (
     QueryFilterSerializer,
     StrictInputSerializer,
     UsernameFilterField,
+    filter_parameters,
+    filtered,
     query_date,
     validated,
 )
@@ -61,6 +63,8 @@ __all__ = [
     "TemplateSerializer",
     "TemplateViewSet",
     "UsernameFilterField",
+    "filter_parameters",
+    "filtered",
     "query_date",
     "run_queryset",
     "run_risk",

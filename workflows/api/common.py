@@ -7,13 +7,16 @@ import datetime as dt
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
+    OpenApiParameter,
     extend_schema_field,
 )
 from rest_framework import serializers
 from rest_framework.request import Request
 
+from ..filters import COMMON_QUERY_PARAMS
 from ..inputs import StrictDateField
 from ..members import members
 from ..models import (
@@ -89,10 +92,6 @@ class StrictInputSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
-#: Query parameters every list endpoint understands besides its own filters.
-COMMON_QUERY_PARAMS = frozenset({"page", "page_size", "format"})
-
-
 class QueryFilterSerializer(serializers.Serializer):
     """The query-string filters of a list endpoint. A name it does not know (``?statuss=done``)
     is refused with ``validation_error`` naming it: a misspelt filter must not silently widen the
@@ -130,3 +129,28 @@ class DateQuerySerializer(serializers.Serializer):
 
 def _empty_as_none(value: str) -> str | None:
     return value or None
+
+
+def filter_parameters(filterset_class) -> list[OpenApiParameter]:
+    """The OpenAPI description of a list's query filters, read from its FilterSet."""
+    from ..filters import FilterDateFormField, StrictBooleanFilterField, StrictUUIDFormField
+
+    types = {
+        FilterDateFormField: OpenApiTypes.DATE,
+        StrictBooleanFilterField: OpenApiTypes.BOOL,
+        StrictUUIDFormField: OpenApiTypes.UUID,
+    }
+    return [
+        OpenApiParameter(
+            name,
+            types.get(getattr(flt, "field_class", None), OpenApiTypes.STR),
+            description=str(flt.extra.get("help_text", "")),
+        )
+        for name, flt in filterset_class.base_filters.items()
+    ]
+
+
+def filtered(filterset_class, request: Request, queryset: QuerySet) -> QuerySet:
+    """``queryset`` filtered by the request's query string through ``filterset_class`` (shared
+    with the pages); a refused filter is a ``validation_error`` naming it."""
+    return filterset_class(request.query_params, queryset=queryset).filtered()

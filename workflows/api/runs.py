@@ -17,18 +17,16 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from ..inputs import StrictDateField
+from ..filters import RunFilterSet
 from ..models import (
     MAX_TEXT_LENGTH,
     Run,
     RunLink,
-    RunStatus,
     Task,
     portal_today,
 )
 from .common import (
-    CommaSeparatedChoiceField,
-    QueryFilterSerializer,
+    filter_parameters,
     query_date,
     validated,
 )
@@ -164,12 +162,6 @@ def run_queryset(today: dt.date) -> QuerySet:
     )
 
 
-class RunFilterSerializer(QueryFilterSerializer):
-    status = CommaSeparatedChoiceField(choices=RunStatus.values, required=False)
-    template = serializers.UUIDField(required=False)
-    date = StrictDateField(required=False, help_text="Evaluate risk for this day (default: today).")
-
-
 class RunLinkInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     url = serializers.CharField(max_length=2000, allow_blank=True)
@@ -183,7 +175,7 @@ _DATE_PARAM = OpenApiParameter("date", OpenApiTypes.DATE, description="Evaluate 
 
 
 @extend_schema_view(
-    list=extend_schema(parameters=[RunFilterSerializer], summary="List runs with risk"),
+    list=extend_schema(parameters=filter_parameters(RunFilterSet), summary="List runs with risk"),
     retrieve=extend_schema(parameters=[_DATE_PARAM], summary="One run with tasks and risk"),
 )
 class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -191,13 +183,10 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
 
     def get_queryset(self) -> QuerySet:
         if self.action == "list":
-            filters = validated(RunFilterSerializer, self.request.query_params)
-            queryset = run_queryset(filters.get("date") or portal_today())
-            if "status" in filters:
-                queryset = queryset.filter(status__in=filters["status"])
-            if "template" in filters:
-                queryset = queryset.filter(template_id=filters["template"])
-            return queryset.order_by("-anchor_date", "title", "id")
+            filters = RunFilterSet(self.request.query_params, queryset=Run.objects.all())
+            runs = filters.filtered()
+            day = filters.form.cleaned_data.get("date") or portal_today()
+            return run_queryset(day).filter(pk__in=runs.values("pk")).order_by("-anchor_date", "title", "id")
         if self.action == "retrieve":
             return run_queryset(query_date(self.request))
         # Actions work on the run itself and re-read it with its risk for the answer.

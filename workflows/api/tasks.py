@@ -23,6 +23,7 @@ from rest_framework.response import Response
 
 from .. import services
 from ..errors import DomainError
+from ..filters import TaskFilterSet
 from ..inputs import StrictDateField
 from ..models import (
     MAX_ESTIMATE_MINUTES,
@@ -32,18 +33,15 @@ from ..models import (
     ProofKind,
     Task,
     TaskComment,
-    TaskSource,
-    TaskStatus,
     add_proof,
 )
 from .common import (
     TASK_ACTIONS,
-    CommaSeparatedChoiceField,
     PortalMemberField,
-    QueryFilterSerializer,
     StrictInputSerializer,
-    UsernameFilterField,
     _empty_as_none,
+    filter_parameters,
+    filtered,
     validated,
 )
 
@@ -234,19 +232,6 @@ def task_queryset(*, with_history: bool = False) -> QuerySet:
     return queryset
 
 
-class TaskFilterSerializer(QueryFilterSerializer):
-    status = CommaSeparatedChoiceField(
-        choices=TaskStatus.values, required=False, help_text="One or more statuses, comma-separated."
-    )
-    source = serializers.ChoiceField(choices=TaskSource.choices, required=False)
-    due_date = StrictDateField(required=False, help_text="Due on this day.")
-    due_before = StrictDateField(required=False, help_text="Due strictly before this day.")
-    assignee = UsernameFilterField(required=False, help_text="Username of the assignee.")
-    recurring_config = serializers.UUIDField(required=False)
-    run = serializers.UUIDField(required=False)
-    include_archived = serializers.BooleanField(required=False, default=False)
-
-
 class TaskCreateSerializer(StrictInputSerializer):
     title = serializers.CharField(max_length=300)
     instructions = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT_LENGTH, default="")
@@ -360,7 +345,7 @@ def _action_schema(request=None, summary: str = "", response=TaskDetailSerialize
 
 
 @extend_schema_view(
-    list=extend_schema(parameters=[TaskFilterSerializer], summary="List tasks"),
+    list=extend_schema(parameters=filter_parameters(TaskFilterSet), summary="List tasks"),
     retrieve=extend_schema(summary="One task with its history"),
     create=extend_schema(request=TaskCreateSerializer, responses={201: TaskDetailSerializer}, summary="Create a task"),
     partial_update=extend_schema(
@@ -381,7 +366,7 @@ class TaskViewSet(
 
     def get_queryset(self) -> QuerySet:
         if self.action == "list":
-            return self._filtered(task_queryset())
+            return filtered(TaskFilterSet, self.request, task_queryset())
         if self.action == "retrieve":
             return task_queryset(with_history=True)
         # Actions load the task afresh (locked) in the domain method and re-read it for the answer.
@@ -389,25 +374,6 @@ class TaskViewSet(
 
     def get_serializer_class(self):
         return TaskSerializer if self.action == "list" else TaskDetailSerializer
-
-    def _filtered(self, queryset: QuerySet) -> QuerySet:
-        filters = validated(TaskFilterSerializer, self.request.query_params)
-        if not filters.get("include_archived"):
-            queryset = queryset.filter(archived_at__isnull=True)
-        if "status" in filters:
-            queryset = queryset.filter(status__in=filters["status"])
-        lookups = {
-            "source": "source",
-            "due_date": "due_date",
-            "due_before": "due_date__lt",
-            "assignee": "assignee",
-            "recurring_config": "recurring_config_id",
-            "run": "run_id",
-        }
-        for name, lookup in lookups.items():
-            if name in filters:
-                queryset = queryset.filter(**{lookup: filters[name]})
-        return queryset.order_by("due_date", "due_time", "title", "id")
 
     def _detail(self, pk, *, status_code: int = status.HTTP_200_OK, serializer_class=None, **context) -> Response:
         task = task_queryset(with_history=True).get(pk=pk)

@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from .. import services
+from ..filters import TemplateFilterSet
 from ..inputs import StrictDateField
 from ..models import (
     MAX_ESTIMATE_MINUTES,
@@ -31,9 +32,10 @@ from ..models import (
 )
 from .common import (
     PortalMemberField,
-    QueryFilterSerializer,
     StrictInputSerializer,
     _empty_as_none,
+    filter_parameters,
+    filtered,
     validated,
 )
 from .runs import RunSerializer, run_queryset
@@ -167,12 +169,6 @@ def template_queryset() -> QuerySet:
     )
 
 
-class TemplateFilterSerializer(QueryFilterSerializer):
-    category = serializers.CharField(required=False)
-    trigger_type = serializers.ChoiceField(choices=TriggerType.choices, required=False)
-    include_archived = serializers.BooleanField(required=False, default=False)
-
-
 class LaunchInputSerializer(serializers.Serializer):
     anchor_date = StrictDateField()
 
@@ -182,7 +178,7 @@ class CloneInputSerializer(serializers.Serializer):
 
 
 @extend_schema_view(
-    list=extend_schema(parameters=[TemplateFilterSerializer], summary="List templates"),
+    list=extend_schema(parameters=filter_parameters(TemplateFilterSet), summary="List templates"),
     retrieve=extend_schema(summary="One template with its task definitions"),
     create=extend_schema(summary="Create a template (dependency cycle → 400 dependency_cycle)"),
     partial_update=extend_schema(summary="Edit a template; without `tasks` its task definitions stay as they are"),
@@ -202,14 +198,7 @@ class TemplateViewSet(
     def get_queryset(self) -> QuerySet:
         queryset = template_queryset()
         if self.action == "list":
-            filters = validated(TemplateFilterSerializer, self.request.query_params)
-            if not filters.get("include_archived"):
-                queryset = queryset.filter(archived_at__isnull=True)
-            if filters.get("category"):
-                queryset = queryset.filter(category__iexact=filters["category"])
-            if filters.get("trigger_type"):
-                queryset = queryset.filter(trigger_type=filters["trigger_type"])
-            queryset = queryset.order_by("name", "id")
+            queryset = filtered(TemplateFilterSet, self.request, queryset)
         return queryset
 
     def _template(self, pk, *, status_code: int = status.HTTP_200_OK) -> Response:
