@@ -16,15 +16,7 @@ from rest_framework.test import APIClient
 
 from notifications.models import Notification, NotificationType
 from notifications.services import notify
-from tests.api_factories import (
-    fast_password_hashing,  # noqa: F401  (autouse)
-    launch,
-    make_template,
-    spec,
-    task_of,
-    upload,
-)
-from tests.factories import UserFactory
+from tests.factories import UserFactory, launch, make_template, spec, task_of, upload
 from workflows.models import Proof, Run, Task, TaskComment, WorkflowTemplate, add_proof
 
 pytestmark = pytest.mark.django_db

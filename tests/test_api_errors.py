@@ -10,7 +10,6 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from tests.api_factories import fast_password_hashing  # noqa: F401  (autouse)
 from tests.factories import TaskFactory
 from workflows.models import Task, TaskStatus
 

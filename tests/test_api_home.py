@@ -13,10 +13,10 @@ from notifications.models import NotificationType
 from notifications.services import notify
 from portal.selectors import HOME_GROUPS, operations_home
 from recurring.models import GenerationRun, GenerationStatus, GenerationTrigger
-from tests.api_factories import (
+from tests.factories import (
     DAY,
+    OperatorFactory,
     failed_generation,
-    fast_password_hashing,  # noqa: F401  (autouse)
     launch,
     make_config,
     make_template,
@@ -24,8 +24,7 @@ from tests.api_factories import (
     spec,
     task_of,
 )
-from tests.api_factories import task_in as _task_in
-from tests.factories import OperatorFactory
+from tests.factories import task_in as _task_in
 
 pytestmark = pytest.mark.django_db
 

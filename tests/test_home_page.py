@@ -9,10 +9,9 @@ import re
 
 import pytest
 
-from tests.api_factories import (
+from tests.factories import (
     DAY,
     failed_generation,
-    fast_password_hashing,  # noqa: F401  (autouse)
     launch,
     make_config,
     make_template,

@@ -7,9 +7,12 @@ import hashlib
 
 import pytest
 
-from tests.api_factories import (
+from tests.conftest import refused
+from tests.factories import (
     DAY,
-    fast_password_hashing,  # noqa: F401  (autouse)
+    OperatorFactory,
+    TaskFactory,
+    UserFactory,
     launch,
     make_config,
     make_template,
@@ -19,7 +22,6 @@ from tests.api_factories import (
     task_of,
     upload,
 )
-from tests.factories import OperatorFactory, TaskFactory, UserFactory
 from workflows.models import Proof, Task, TaskComment
 
 pytestmark = pytest.mark.django_db
@@ -30,14 +32,6 @@ ALL_STATUSES = ("todo", "in_progress", "waiting", "done", "skipped")
 
 def url(task: Task, action: str = "") -> str:
     return f"{TASKS}{task.pk}/" + (f"{action}/" if action else "")
-
-
-def refused(response, code: str, status: int = 400) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert body["code"] == code, body
-    assert body["detail"]
-    return body
 
 
 # ---- reading ----------------------------------------------------------------------------------

@@ -4,23 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.workflows.engine_factories import (
-    fast_password_hashing,  # noqa: F401  (autouse)
-    make_template,
-    spec,
-)
-from workflows.errors import DomainError
+from tests.conftest import refused
+from tests.factories import make_template, spec
 from workflows.models import TemplateTask, TriggerType, WorkflowTemplate, find_dependency_cycle
 from workflows.services import clone_template, save_template, template_task_specs
 
 pytestmark = pytest.mark.django_db
-
-
-def refused(call, code: str) -> DomainError:
-    with pytest.raises(DomainError) as info:
-        call()
-    assert info.value.code == code, info.value.as_dict()
-    return info.value
 
 
 def save(*tasks, **data):
