@@ -1,4 +1,4 @@
-"""REST API for the signed-in person's notifications (SPEC §9.1).
+"""REST API for the signed-in person's notifications (see ``docs/api.md``).
 
 Each person only ever sees their own notifications: anyone else's answers 404. Reading or
 dismissing changes nothing but the notification; acknowledging (with a note) closes an

@@ -1,4 +1,4 @@
-"""The notification scanner (SPEC §5): task-due, task-overdue, follow-up-due and missing-evidence.
+"""The notification scanner (``docs/notifications.md``): task-due, task-overdue, follow-up-due and missing-evidence.
 
 Rules:
 

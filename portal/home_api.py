@@ -152,7 +152,7 @@ class HomeSerializer(serializers.Serializer):
 
 
 class HomeView(APIView):
-    """Operations Home (SPEC §6): each open task in exactly one group, risk cards for active
+    """Operations Home (``docs/home.md``): each open task in exactly one group, risk cards for active
     runs (at-risk first) and unacknowledged automation failures."""
 
     @extend_schema(parameters=[HomeQuerySerializer], responses={200: HomeSerializer}, summary="Operations Home")

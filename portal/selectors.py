@@ -1,4 +1,4 @@
-"""Operations Home (SPEC §6): the one selector behind ``/api/v1/home/`` and the HTML page.
+"""Operations Home (``docs/home.md``): the one selector behind ``/api/v1/home/`` and the HTML page.
 
 For a date and a scope, each open task on Home lands in exactly one group, by precedence:
 
@@ -69,7 +69,7 @@ class HomeData:
 
 
 def home_group_rank(today: dt.date) -> Case:
-    """The §6 precedence as one SQL expression: the index into ``HOME_GROUPS``, or NULL for an
+    """Home's precedence as one SQL expression: the index into ``HOME_GROUPS``, or NULL for an
     open task that belongs to no group (due more than 7 days ahead)."""
     actionable = Q(status__in=ACTIONABLE_STATUSES)
     waiting = Q(status=TaskStatus.WAITING)

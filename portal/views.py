@@ -59,7 +59,7 @@ def _home_query(request: HttpRequest) -> tuple[dt.date, str, list[str]]:
 
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
-    """Operations Home (SPEC §6) for ``?date=`` (default today in PORTAL_TIME_ZONE) and
+    """Operations Home (``docs/home.md``) for ``?date=`` (default today in PORTAL_TIME_ZONE) and
     ``?scope=mine|all`` (default mine). An HTMX request for ``?fragment=groups`` gets only the
     groups, risk cards and failures (the page re-fetches them after each in-place action)."""
     day, scope, errors = _home_query(request)

@@ -1,4 +1,4 @@
-"""Every API error is JSON ``{"code", "detail"}`` (SPEC §9.1): unknown paths, a path given
+"""Every API error is JSON ``{"code", "detail"}`` (``docs/api.md``): unknown paths, a path given
 without its trailing slash (served, not redirected — a redirect loses a POST), and exceptions
 nobody expected. Pages keep their HTML errors."""
 

@@ -1,4 +1,4 @@
-"""``/api/v1/home/`` and the selector behind it: the §6 groups and their precedence, risk cards,
+"""``/api/v1/home/`` and the selector behind it: the groups of ``docs/home.md`` and their precedence, risk cards,
 automation failures, scope, and a constant number of queries."""
 
 from __future__ import annotations

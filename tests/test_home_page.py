@@ -1,4 +1,4 @@
-"""Operations Home as an HTML page (SPEC §6): the six groups in order with counts and empty
+"""Operations Home as an HTML page (``docs/home.md``): the six groups in order with counts and empty
 states, risk cards, automation failures, in-place actions (HTMX and plain posts) and a constant
 number of queries."""
 

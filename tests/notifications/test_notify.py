@@ -1,4 +1,4 @@
-"""The notification core (SPEC §5): ``notify`` with deduplication, recipient rules, read /
+"""The notification core (``docs/notifications.md``): ``notify`` with deduplication, recipient rules, read /
 dismiss / acknowledge, and immediate e-mail delivery."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""``/api/v1/tasks/``: listing, creating, editing, every §3.2 transition rule, comments and proof."""
+"""``/api/v1/tasks/``: listing, creating, editing, every transition rule of
+``docs/task-states.md``, comments and proof."""
 
 from __future__ import annotations
 

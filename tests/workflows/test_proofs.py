@@ -1,4 +1,4 @@
-"""Proof requirements (SPEC §3.3), run links (§3.4) and private proof files."""
+"""Proof requirements and run links (``docs/task-states.md``) and private proof files."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Workflow risk cards (SPEC §6): one annotated query, whatever the number of runs."""
+"""Workflow risk cards (``docs/home.md``): one annotated query, whatever the number of runs."""
 
 from __future__ import annotations
 

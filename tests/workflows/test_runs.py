@@ -1,4 +1,4 @@
-"""Runs from templates (SPEC §4.3 without the schedule): instantiation, top-up recovery, current
+"""Runs from templates (``docs/concepts.md``; schedules aside): instantiation, top-up recovery, current
 stage with its notifications, completion, pause/resume/cancel."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Task life cycle (SPEC §3.2) and dependencies (§3.5) through the model methods."""
+"""Task life cycle and dependencies (``docs/task-states.md``) through the model methods."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Saving, validating and cloning workflow templates (SPEC §3.5 cycles, §4.3, §9.1 templates)."""
+"""Saving, validating and cloning workflow templates (``docs/concepts.md``, ``docs/api.md``)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""REST API for tasks, workflow templates and runs (SPEC §9.1).
+"""REST API for tasks, workflow templates and runs (see ``docs/api.md``).
 
 Views are thin: they validate the shape of the input, call the work engine (task transitions,
 ``add_proof``, ``services.save_template`` / ``clone_template`` / ``instantiate_run``, run
