@@ -72,7 +72,7 @@ class _ParsedFormField(forms.Field):
     parse = staticmethod(lambda value, name: value)
 
     def to_python(self, value: Any) -> Any:
-        if value is None:
+        if value in (None, ""):
             return None
         try:
             return type(self).parse(value, self.label or "value")
