@@ -19,7 +19,7 @@ from workflows.errors import DomainError
 from workflows.members import is_admin
 
 from .filters import STATE_FILTERS, InboxFilterSet
-from .forms import PreferencesForm
+from .forms import AcknowledgePageForm, PreferencesForm
 from .models import ChannelPreference, Notification, NotificationType
 
 PAGE_SIZE = 50
@@ -99,7 +99,8 @@ def dismiss(request: HttpRequest, pk) -> HttpResponse:
 def acknowledge(request: HttpRequest, pk) -> HttpResponse:
     notification = _own(request, pk)
     try:
-        notification.acknowledge(by=request.user, note=request.POST.get("note", ""))
+        data = AcknowledgePageForm(request.POST).values()
+        notification.acknowledge(by=request.user, note=data["note"])
     except DomainError as exc:
         if request.htmx:
             response = render(
