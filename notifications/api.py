@@ -1,4 +1,4 @@
-"""REST API for the signed-in person's notifications (SPEC §9.1).
+"""REST API for the signed-in person's notifications (see ``docs/api.md``).
 
 Each person only ever sees their own notifications: anyone else's answers 404. Reading or
 dismissing changes nothing but the notification; acknowledging (with a note) closes an
@@ -17,10 +17,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
-from workflows.api import QueryFilterSerializer, validated
+from workflows.api import filter_parameters, filtered, validated
 from workflows.models import MAX_TEXT_LENGTH
 
-from .models import Notification, NotificationType
+from .filters import NotificationFilterSet
+from .models import Notification
 
 
 class NotificationSerializer(serializers.ModelSerializer):
@@ -55,14 +56,6 @@ class NotificationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class NotificationFilterSerializer(QueryFilterSerializer):
-    type = serializers.ChoiceField(choices=NotificationType.choices, required=False)
-    unread = serializers.BooleanField(
-        required=False, allow_null=True, default=None, help_text="true: neither read nor dismissed."
-    )
-    dismissed = serializers.BooleanField(required=False, allow_null=True, default=None)
-
-
 class AcknowledgeInputSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=MAX_TEXT_LENGTH)
 
@@ -71,7 +64,7 @@ _REFUSED = OpenApiResponse(description="Refused: {code, detail, ...}")
 
 
 @extend_schema_view(
-    list=extend_schema(parameters=[NotificationFilterSerializer], summary="My notifications, newest first"),
+    list=extend_schema(parameters=filter_parameters(NotificationFilterSet), summary="My notifications, newest first"),
     retrieve=extend_schema(summary="One of my notifications"),
 )
 class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -83,16 +76,7 @@ class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         queryset = Notification.objects.for_user(self.request.user).select_related("acknowledged_by")
         if self.action != "list":
             return queryset
-        filters = validated(NotificationFilterSerializer, self.request.query_params)
-        if filters.get("type"):
-            queryset = queryset.filter(type=filters["type"])
-        if filters.get("unread") is True:
-            queryset = queryset.unread()
-        elif filters.get("unread") is False:
-            queryset = queryset.exclude(pk__in=Notification.objects.unread().values("pk"))
-        if filters.get("dismissed") is not None:
-            queryset = queryset.filter(dismissed_at__isnull=not filters["dismissed"])
-        return queryset.order_by("-created_at", "id")
+        return filtered(NotificationFilterSet, self.request, queryset)
 
     def _answer(self, notification: Notification) -> Response:
         notification = self.get_queryset().get(pk=notification.pk)

@@ -1,5 +1,7 @@
 from django import forms
 
+from workflows.forms import PageActionForm
+
 from .models import ChannelPreference, NotificationType
 
 
@@ -15,3 +17,9 @@ class PreferencesForm(forms.Form):
                 initial=current.get(value, ChannelPreference.Email.OFF),
                 widget=forms.Select,
             )
+
+
+class AcknowledgePageForm(PageActionForm):
+    """Acknowledging a failure from the inbox; ``Notification.acknowledge`` requires the note."""
+
+    note = forms.CharField(required=False)

@@ -1,4 +1,4 @@
-"""The notification scanner (SPEC §5): task-due, task-overdue, follow-up-due and missing-evidence.
+"""The notification scanner (``docs/notifications.md``): task-due, task-overdue, follow-up-due and missing-evidence.
 
 Rules:
 
@@ -31,7 +31,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 
-from workflows.models import ACTIONABLE_STATUSES, OPEN_STATUSES, Task, TaskStatus
+from workflows.models import ACTIONABLE_STATUSES, Task
 
 from .delivery import deliver_immediately
 from .models import Notification, NotificationType
@@ -48,7 +48,7 @@ def scan_date(at: dt.datetime) -> dt.date:
 
 
 def _task_link(task: Task) -> str:
-    return f"/tasks/{task.pk}/"
+    return task.get_absolute_url()
 
 
 def _requirement_names(task: Task) -> str:
@@ -99,18 +99,9 @@ def _candidates(today: dt.date) -> dict[str, tuple[QuerySet, Callable[[Task, dt.
     home = Task.objects.on_home()
     return {
         NotificationType.TASK_DUE: (home.filter(status__in=ACTIONABLE_STATUSES, due_date=today), _due_notice),
-        NotificationType.TASK_OVERDUE: (
-            home.filter(status__in=ACTIONABLE_STATUSES, due_date__lt=today),
-            _overdue_notice,
-        ),
-        NotificationType.FOLLOW_UP_DUE: (
-            home.filter(status=TaskStatus.WAITING, follow_up_at__lte=today),
-            _follow_up_notice,
-        ),
-        NotificationType.MISSING_EVIDENCE: (
-            home.with_flags().filter(status__in=OPEN_STATUSES, due_date__lte=today, evidence_missing=True),
-            _missing_evidence_notice,
-        ),
+        NotificationType.TASK_OVERDUE: (home.overdue(today), _overdue_notice),
+        NotificationType.FOLLOW_UP_DUE: (home.follow_ups_due(today), _follow_up_notice),
+        NotificationType.MISSING_EVIDENCE: (home.missing_evidence(today), _missing_evidence_notice),
     }
 
 

@@ -181,7 +181,7 @@ def on_run_stage_changed(sender, *, run: Run, from_stage: str, to_stage: str, **
         dedup_key=f"stage-change:{run.pk}:{from_stage}->{to_stage}:{run.updated_at.isoformat()}",
         title=title,
         body=body,
-        link=f"/runs/{run.pk}/",
+        link=run.get_absolute_url(),
         run=run,
         template=run.template,
     )
@@ -200,7 +200,7 @@ def on_run_instantiated(sender, *, run: Run, created: bool, recovered: int, anno
         dedup_key=f"workflow-created:{run.pk}",
         title=f"New workflow run: {run.template.name} for {run.anchor_date.isoformat()}",
         body=f"Anchor date {run.anchor_date.isoformat()}. {first_text}",
-        link=f"/runs/{run.pk}/",
+        link=run.get_absolute_url(),
         run=run,
         template=run.template,
         data={"anchor_date": run.anchor_date.isoformat(), "first_task_id": str(first.pk) if first else None},

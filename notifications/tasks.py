@@ -27,7 +27,7 @@ def send_daily_digests() -> int:
 
 @shared_task(ignore_result=True)
 def scan_notifications() -> dict[str, int]:
-    """The §5 scanner at this instant (beat: every 15 minutes), then the sweep of immediate
+    """The notification scanner at this instant (beat: every 15 minutes), then the sweep of immediate
     e-mails left unsent. Dedup keys and ``emailed_at`` make reruns no-ops."""
     now = timezone.now()
     counts = scanner.scan(now)

@@ -18,16 +18,11 @@ from django_htmx.http import trigger_client_event
 from workflows.errors import DomainError
 from workflows.members import is_admin
 
-from .forms import PreferencesForm
+from .filters import STATE_FILTERS, InboxFilterSet
+from .forms import AcknowledgePageForm, PreferencesForm
 from .models import ChannelPreference, Notification, NotificationType
 
 PAGE_SIZE = 50
-STATE_FILTERS = {
-    "unread": "Unread",
-    "all": "All (not dismissed)",
-    "dismissed": "Dismissed",
-    "failures": "Open automation failures",
-}
 
 
 def _inbox_context(request: HttpRequest, query) -> dict:
@@ -37,24 +32,13 @@ def _inbox_context(request: HttpRequest, query) -> dict:
     if state not in STATE_FILTERS:
         state = "unread"
     type_ = query.get("type", "")
-    notifications = Notification.objects.for_user(request.user).select_related("task", "run")
-    if state == "unread":
-        notifications = notifications.unread()
-    elif state == "all":
-        notifications = notifications.filter(dismissed_at__isnull=True)
-    elif state == "dismissed":
-        notifications = notifications.filter(dismissed_at__isnull=False)
-    else:
-        notifications = notifications.filter(
-            type__in=[NotificationType.AUTOMATION_FAILURE, NotificationType.MISSED_WINDOWS],
-            acknowledged_at__isnull=True,
-            resolved_at__isnull=True,
-        )
-    if type_ in NotificationType.values:
-        notifications = notifications.filter(type=type_)
-    else:
+    if type_ not in NotificationType.values:
         type_ = ""
-    page = Paginator(notifications, PAGE_SIZE).get_page(query.get("page"))
+    filters = InboxFilterSet(
+        {"state": state, **({"type": type_} if type_ else {})},
+        queryset=Notification.objects.for_user(request.user).select_related("task", "run"),
+    )
+    page = Paginator(filters.filtered(), PAGE_SIZE).get_page(query.get("page"))
     return {
         "page": page,
         "state": state,
@@ -129,7 +113,8 @@ def dismiss(request: HttpRequest, pk) -> HttpResponse:
 def acknowledge(request: HttpRequest, pk) -> HttpResponse:
     notification = _own(request, pk)
     try:
-        notification.acknowledge(by=request.user, note=request.POST.get("note", ""))
+        data = AcknowledgePageForm(request.POST).values()
+        notification.acknowledge(by=request.user, note=data["note"])
     except DomainError as exc:
         if request.htmx:
             response = render(

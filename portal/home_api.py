@@ -20,6 +20,7 @@ from workflows.api import (
     run_risk,
     validated,
 )
+from workflows.inputs import StrictDateField
 from workflows.models import Run, Task, portal_today
 
 from .selectors import DEFAULT_GROUP_LIMIT, HOME_GROUPS, LAST_HOME_DATE, SCOPES, HomeData, operations_home
@@ -30,7 +31,8 @@ MAX_GROUP_LIMIT = 500
 class HomeQuerySerializer(QueryFilterSerializer):
     common_params = frozenset({"format"})
 
-    date = serializers.DateField(required=False, help_text="The day to look at (default: today).")
+    # Bounded by the calendar itself: Home checks the last date it can show (a week ahead).
+    date = StrictDateField(required=False, max_year=dt.MAXYEAR, help_text="The day to look at (default: today).")
     scope = serializers.ChoiceField(
         choices=SCOPES, required=False, default="all", help_text="mine = assigned to me or to nobody."
     )
@@ -150,7 +152,7 @@ class HomeSerializer(serializers.Serializer):
 
 
 class HomeView(APIView):
-    """Operations Home (SPEC §6): each open task in exactly one group, risk cards for active
+    """Operations Home (``docs/home.md``): each open task in exactly one group, risk cards for active
     runs (at-risk first) and unacknowledged automation failures."""
 
     @extend_schema(parameters=[HomeQuerySerializer], responses={200: HomeSerializer}, summary="Operations Home")

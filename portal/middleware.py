@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 
 from workflows.members import is_admin, is_member
 
@@ -33,7 +34,7 @@ class LoginRequiredEverywhereMiddleware:
         if not request.user.is_authenticated:
             if request.htmx:
                 response = HttpResponse(status=401)
-                response["HX-Redirect"] = settings.LOGIN_URL and "/accounts/login/"
+                response["HX-Redirect"] = reverse("login")
                 return response
             return redirect_to_login(request.get_full_path())
         if not is_member(request.user) and path != "/accounts/logout/":

@@ -1,4 +1,4 @@
-"""Operations Home (SPEC §6): the one selector behind ``/api/v1/home/`` and the HTML page.
+"""Operations Home (``docs/home.md``): the one selector behind ``/api/v1/home/`` and the HTML page.
 
 For a date and a scope, each open task on Home lands in exactly one group, by precedence:
 
@@ -69,14 +69,15 @@ class HomeData:
 
 
 def home_group_rank(today: dt.date) -> Case:
-    """The §6 precedence as one SQL expression: the index into ``HOME_GROUPS``, or NULL for an
+    """Home's precedence as one SQL expression: the index into ``HOME_GROUPS``, or NULL for an
     open task that belongs to no group (due more than 7 days ahead)."""
     actionable = Q(status__in=ACTIONABLE_STATUSES)
     waiting = Q(status=TaskStatus.WAITING)
     return Case(
-        When(waiting & Q(follow_up_at__lte=today), then=Value(0)),
-        When(actionable & Q(due_date__lt=today), then=Value(1)),
-        When(actionable & Q(due_date=today) & Q(evidence_missing=True), then=Value(2)),
+        When(Task.objects.follow_ups_due_q(today), then=Value(0)),
+        When(Task.objects.overdue_q(today), then=Value(1)),
+        # Overdue work is taken above, so what is left of the rule is work due today.
+        When(actionable & Task.objects.missing_evidence_q(today), then=Value(2)),
         When(actionable & Q(due_date=today), then=Value(3)),
         When(waiting, then=Value(4)),
         When(actionable & Q(due_date__lte=today + dt.timedelta(days=UPCOMING_DAYS)), then=Value(5)),
@@ -151,7 +152,7 @@ def home_groups(
     for task in rows:
         name = HOME_GROUPS[task.home_rank]
         task.home_group = name
-        task.days_overdue = (today - task.due_date).days if name == "overdue" else 0
+        task.days_overdue = task.overdue_days(today)
         groups[name].append(task)
         counts[name] = task.group_total
     return groups, counts
@@ -165,7 +166,6 @@ def risk_cards(*, today: dt.date) -> list[Run]:
     next_tasks = Task.objects.select_related("assignee").in_bulk(next_ids) if next_ids else {}
     for run in runs:
         run.next_due_task = next_tasks.get(run.risk_next_due_task_id)
-        run.at_risk = bool(run.risk_overdue or run.risk_follow_ups_due or run.risk_missing_evidence)
     far_future = dt.date.max
     runs.sort(
         key=lambda r: (

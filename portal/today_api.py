@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from workflows.api import QueryFilterSerializer, validated
+from workflows.api.runs import ProgressSerializer
 from workflows.inputs import StrictDateField
 from workflows.models import portal_today
 
@@ -38,11 +39,6 @@ class QueueTaskSerializer(serializers.Serializer):
         allow_null=True, help_text="Median of recent occurrences when there are 3 or more, else its own estimate."
     )
     typical_from_history = serializers.BooleanField()
-
-
-class ProgressSerializer(serializers.Serializer):
-    resolved = serializers.IntegerField()
-    total = serializers.IntegerField()
 
 
 class TodaySerializer(serializers.Serializer):

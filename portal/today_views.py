@@ -20,12 +20,14 @@ from django.views.decorators.http import require_GET, require_POST
 from recurring.models import RecurringConfig
 from workflows.errors import DomainError
 from workflows.models import Task, portal_today
+from workflows.views import perform_task_action
 
 from .insights import PERIODS, config_history, insights
 from .templatetags.portal_format import human_date
 from .today import start_today
-from .today_actions import TODAY_ACTIONS, perform_today_action
 
+#: The task actions Start today offers (the task page's forms and rules).
+TODAY_ACTIONS = ("start", "complete", "wait", "follow-up-sent", "response-received", "skip", "proof", "comment")
 #: At most this many put-off tasks are carried in the address.
 MAX_LATER = 200
 
@@ -93,7 +95,7 @@ def today_action(request: HttpRequest, pk, action: str) -> HttpResponse:
         return HttpResponse("Unknown action.", status=404)
     later = _later(request)
     try:
-        message = perform_today_action(task, action, request)
+        message = perform_task_action(task, action, request)
     except DomainError as exc:
         missing = exc.extra.get("missing") or []
         detail = exc.detail + (" Missing: " + ", ".join(map(str, missing)) + "." if missing else "")

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 from workflows.history import attach_typical_minutes
 from workflows.models import portal_today
 
+from .forms import HomeQueryForm
 from .selectors import EMPTY_STATES, HOME_GROUPS, LAST_HOME_DATE, SCOPES, operations_home
 
 GROUP_TITLES = {
@@ -53,18 +54,15 @@ def _home_query(request: HttpRequest) -> tuple[dt.date, str, list[str]]:
     default, so the operator still gets a usable page."""
     errors: list[str] = []
     today = portal_today()
-    raw_date = request.GET.get("date", "").strip()
-    day = today
-    if raw_date:
-        try:
-            day = dt.date.fromisoformat(raw_date)
-        except ValueError:
-            errors.append(f"date: '{raw_date}' is not a date (YYYY-MM-DD); showing today.")
-        else:
-            if day > LAST_HOME_DATE:
-                errors.append(f"date: the last date Home can show is {LAST_HOME_DATE.isoformat()}; showing today.")
-                day = today
-    scope = request.GET.get("scope", DEFAULT_SCOPE)
+    form = HomeQueryForm(request.GET)
+    form.is_valid()
+    day = form.cleaned_data.get("date") or today
+    if "date" in form.errors:
+        errors.append(form.errors["date"][0].rstrip(".") + "; showing today.")
+    elif day > LAST_HOME_DATE:
+        errors.append(f"date: the last date Home can show is {LAST_HOME_DATE.isoformat()}; showing today.")
+        day = today
+    scope = form.cleaned_data["scope"] if "scope" in form.data else DEFAULT_SCOPE
     if scope not in SCOPES:
         errors.append(f"scope: '{scope}' is not one of {', '.join(SCOPES)}; showing {DEFAULT_SCOPE}.")
         scope = DEFAULT_SCOPE
@@ -73,7 +71,7 @@ def _home_query(request: HttpRequest) -> tuple[dt.date, str, list[str]]:
 
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
-    """Operations Home (SPEC §6) for ``?date=`` (default today in PORTAL_TIME_ZONE) and
+    """Operations Home (``docs/home.md``) for ``?date=`` (default today in PORTAL_TIME_ZONE) and
     ``?scope=mine|all`` (default mine). An HTMX request for ``?fragment=groups`` gets only the
     groups, risk cards and failures (the page re-fetches them after each in-place action)."""
     day, scope, errors = _home_query(request)

@@ -29,7 +29,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from workflows.admin import _set_trigger_enabled as set_trigger_enabled
 from workflows.errors import DomainError
 from workflows.inputs import strict_date
 from workflows.models import Run, WorkflowTemplate
@@ -271,13 +270,13 @@ def schedule_action(request: HttpRequest, kind: str, pk, action: str) -> HttpRes
     try:
         with transaction.atomic():
             if action == "pause":
-                services.pause_config(schedule, by=request.user) if is_config else set_trigger_enabled(
-                    schedule, False, request.user
+                services.pause_config(schedule, by=request.user) if is_config else schedule.set_trigger_enabled(
+                    False, by=request.user
                 )
                 outcome = {"action": "pause", "level": "ok"}
             elif action == "resume":
-                services.resume_config(schedule, by=request.user) if is_config else set_trigger_enabled(
-                    schedule, True, request.user
+                services.resume_config(schedule, by=request.user) if is_config else schedule.set_trigger_enabled(
+                    True, by=request.user
                 )
                 outcome = {"action": "resume", "level": "ok"}
             else:

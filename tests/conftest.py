@@ -65,3 +65,21 @@ def services_required() -> bool:
 
 def browser_required() -> bool:
     return os.environ.get("PORTAL_REQUIRE_BROWSER") == "1"
+
+
+def refused(outcome, code: str, status: int = 400):
+    """Assert a refusal with ``code`` and return it. ``outcome`` is either a callable, whose
+    :class:`DomainError` is returned, or an API response, whose status is checked and whose JSON
+    body (``{"code", "detail", ...}``, a detail always present) is returned."""
+    from workflows.errors import DomainError
+
+    if callable(outcome):
+        with pytest.raises(DomainError) as info:
+            outcome()
+        assert info.value.code == code, info.value.as_dict()
+        return info.value
+    assert outcome.status_code == status, outcome.content
+    body = outcome.json()
+    assert body["code"] == code, body
+    assert body["detail"]
+    return body

@@ -9,12 +9,23 @@ import factory
 import time_machine
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
-from recurring.models import RecurringConfig
+from recurring.models import GenerationRun, GenerationStatus, GenerationTrigger, RecurringConfig
 from recurring.services import save_config
 from workflows.members import ADMINS, OPERATORS
-from workflows.models import Proof, ProofKind, Run, Task, TemplateTask, WorkflowTemplate
-from workflows.services import save_template
+from workflows.models import (
+    Proof,
+    ProofKind,
+    Run,
+    Task,
+    TaskSource,
+    TaskStatus,
+    TemplateTask,
+    WorkflowTemplate,
+)
+from workflows.services import RunResult, instantiate_run, save_template
 
 User = get_user_model()
 
@@ -97,6 +108,107 @@ class ProofFactory(factory.django.DjangoModelFactory):
     task = factory.SubFactory(TaskFactory)
     kind = ProofKind.NOTE
     note = "Done and checked."
+
+
+# ============================================================================================
+# Work engine and API builders: templates through ``save_template`` and runs through
+# ``instantiate_run`` (valid the way the product makes them), tasks in any status, recurring
+# tasks and failed generations, uploaded proof files.
+# ============================================================================================
+
+#: The day most tests are set on (a Wednesday).
+DAY = dt.date(2028, 2, 9)
+#: A run's anchor date in the work-engine tests: the same day.
+ANCHOR = DAY
+_numbers = itertools.count(1)
+
+
+def spec(ref: str, **values) -> dict:
+    """One template task definition; the title defaults to ``Task <ref>``."""
+    return {"ref": ref, "title": values.pop("title", f"Task {ref}"), **values}
+
+
+def make_template(
+    *tasks: dict,
+    name: str | None = None,
+    stages: tuple[str, ...] = ("draft", "review", "publish"),
+    run_links: tuple[str, ...] = (),
+    archived_at: dt.datetime | None = None,
+    **data,
+) -> WorkflowTemplate:
+    template = save_template(
+        data={
+            "name": name or f"Newsletter {next(_numbers)}",
+            "stages": list(stages),
+            "run_links": list(run_links),
+            **data,
+        },
+        tasks=list(tasks),
+    )
+    if archived_at:
+        WorkflowTemplate.objects.filter(pk=template.pk).update(archived_at=archived_at)
+        template.refresh_from_db()
+    return template
+
+
+def launch_result(template: WorkflowTemplate, anchor: dt.date = DAY, by=None) -> RunResult:
+    return instantiate_run(template=template, anchor_date=anchor, by=by)
+
+
+def launch(template: WorkflowTemplate, anchor: dt.date = DAY, by=None) -> Run:
+    return launch_result(template, anchor, by=by).run
+
+
+def task_of(run: Run, ref: str) -> Task:
+    return Task.objects.get(run=run, template_task_ref=ref)
+
+
+def task_in(status: str, **values) -> Task:
+    """A manual task already in ``status`` (with the fields that status needs)."""
+    extra: dict = {}
+    if status == TaskStatus.WAITING:
+        extra = {"waiting_for": "Sponsor reply", "follow_up_at": DAY + dt.timedelta(days=3)}
+    elif status == TaskStatus.DONE:
+        extra = {"completed_at": timezone.now()}
+    return TaskFactory(status=status, **{"due_date": DAY, **extra, **values})
+
+
+def make_config(title: str | None = None, **values) -> RecurringConfig:
+    return RecurringConfig.objects.create(
+        title=title or f"Daily duty {next(_numbers)}", cron_expression="0 9 * * *", timezone="UTC", **values
+    )
+
+
+def recurring_task(config: RecurringConfig, window: dt.date = DAY, **values) -> Task:
+    return TaskFactory(
+        title=config.title,
+        source=TaskSource.RECURRING,
+        recurring_config=config,
+        window_date=window,
+        due_date=window,
+        **values,
+    )
+
+
+def failed_generation(config: RecurringConfig, window: dt.date = DAY, **values) -> GenerationRun:
+    return GenerationRun.objects.create(
+        recurring_config=config,
+        **{
+            "trigger": GenerationTrigger.RECONCILE,
+            "status": GenerationStatus.FAILED,
+            "at": timezone.now(),
+            "failed_window": window,
+            "failed": 1,
+            "error": "boom",
+            **values,
+        },
+    )
+
+
+def upload(
+    name: str = "report.pdf", content: bytes = b"%PDF-1.4 quarterly report", content_type: str = "application/pdf"
+) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, content, content_type=content_type)
 
 
 # =============================================================================================

@@ -1,4 +1,4 @@
-"""Every API error is JSON ``{"code", "detail"}`` (SPEC §9.1): unknown paths, a path given
+"""Every API error is JSON ``{"code", "detail"}`` (``docs/api.md``): unknown paths, a path given
 without its trailing slash (served, not redirected — a redirect loses a POST), and exceptions
 nobody expected. Pages keep their HTML errors."""
 
@@ -10,7 +10,6 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from tests.api_factories import fast_password_hashing  # noqa: F401  (autouse)
 from tests.factories import TaskFactory
 from workflows.models import Task, TaskStatus
 

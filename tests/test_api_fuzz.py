@@ -26,9 +26,8 @@ from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
 from notifications.models import Notification
-from tests.api_factories import (  # noqa: F401  (fast_password_hashing is autouse)
+from tests.factories import (
     failed_generation,
-    fast_password_hashing,
     launch,
     make_config,
     make_template,

@@ -1,4 +1,4 @@
-"""``/api/v1/home/`` and the selector behind it: the §6 groups and their precedence, risk cards,
+"""``/api/v1/home/`` and the selector behind it: the groups of ``docs/home.md`` and their precedence, risk cards,
 automation failures, scope, and a constant number of queries."""
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from notifications.models import NotificationType
 from notifications.services import notify
 from portal.selectors import HOME_GROUPS, operations_home
 from recurring.models import GenerationRun, GenerationStatus, GenerationTrigger
-from tests.api_factories import (
+from tests.factories import (
     DAY,
+    OperatorFactory,
     failed_generation,
-    fast_password_hashing,  # noqa: F401  (autouse)
     launch,
     make_config,
     make_template,
@@ -24,8 +24,7 @@ from tests.api_factories import (
     spec,
     task_of,
 )
-from tests.api_factories import task_in as _task_in
-from tests.factories import OperatorFactory
+from tests.factories import task_in as _task_in
 
 pytestmark = pytest.mark.django_db
 

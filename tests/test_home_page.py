@@ -1,4 +1,4 @@
-"""Operations Home as an HTML page (SPEC §6): the six groups in order with counts and empty
+"""Operations Home as an HTML page (``docs/home.md``): the six groups in order with counts and empty
 states, risk cards, automation failures, in-place actions (HTMX and plain posts) and a constant
 number of queries."""
 
@@ -10,10 +10,9 @@ import re
 import pytest
 
 from portal.templatetags.portal_format import human_date
-from tests.api_factories import (
+from tests.factories import (
     DAY,
     failed_generation,
-    fast_password_hashing,  # noqa: F401  (autouse)
     launch,
     make_config,
     make_template,

@@ -11,8 +11,6 @@ from django.test import Client
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from tests.api_factories import fast_password_hashing  # noqa: F401  (autouse)
-
 pytestmark = pytest.mark.django_db
 
 PASSWORD = "pass-word-123"

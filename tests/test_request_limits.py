@@ -14,8 +14,7 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.parsers import JSONParser
 
 from portal.limits import json_nesting_exceeds
-from tests.api_factories import fast_password_hashing, upload  # noqa: F401  (autouse)
-from tests.factories import TaskFactory
+from tests.factories import TaskFactory, upload
 from workflows.models import Task, WorkflowTemplate
 
 pytestmark = pytest.mark.django_db

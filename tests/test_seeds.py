@@ -1,4 +1,4 @@
-"""``seed_v1_duties`` (SPEC §11) and ``seed_demo``: what they create, and that re-running them
+"""``seed_v1_duties`` and ``seed_demo``: what they create, and that re-running them
 changes nothing."""
 
 from __future__ import annotations

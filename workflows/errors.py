@@ -29,8 +29,3 @@ class DomainError(Exception):
 
     def __str__(self) -> str:
         return self.detail
-
-
-def require(condition: bool, code: str, detail: str, **extra: Any) -> None:
-    if not condition:
-        raise DomainError(code, detail, **extra)

@@ -5,14 +5,15 @@ task and run methods) so the admin can never accept what the API refuses. A temp
 same validation ``save_template`` runs, so stage, ref, dependency, run-link and cron problems —
 a dependency cycle named in full included — show as form errors instead of a failed save.
 
-One exception until the task model has an edit method of its own: :func:`check_task_edit` holds
-the rules of editing a task's plain fields (assignee, proof requirements of a resolved task), which
-the API enforces in its serializer and the admin checks here, in the form and again when saving.
+The rules of editing a task's plain fields (assignee, proof requirements of a resolved task) are
+``Task.check_edit``; the form shows their refusals as field errors and saving goes through
+``Task.edit``, as the API's task update does.
 """
 
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from typing import Any
 
 from django import forms
@@ -24,19 +25,12 @@ from django.db.models import Q, QuerySet
 from django.forms.models import BaseInlineFormSet
 
 from .errors import DomainError
+from .inputs import StrictDateFormField, parse_bool
 from .members import members
-from .models import RESOLVED_STATUSES, ProofKind, RunLink, Task, TemplateTask, WorkflowTemplate
+from .models import ProofKind, RunLink, Task, TemplateTask, WorkflowTemplate
 from .services import TASK_CREATE_FIELDS, TEMPLATE_FIELDS, TEMPLATE_TASK_FIELDS, validate_template_definition
 
 User = get_user_model()
-
-#: A task's proof requirements: fixed once the task is done or skipped.
-REQUIREMENT_FIELDS = ("requires_link", "requires_file", "requires_proof_note")
-
-NOT_A_PORTAL_MEMBER = (
-    "Only active members of Operators or Admins can be assigned work; '{username}' is not one, so they "
-    "would never see it."
-)
 
 
 class CommaSeparatedNamesField(forms.CharField):
@@ -109,39 +103,6 @@ def keep_current_assignee(form: forms.ModelForm) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def check_task_edit(task: Task, changes: dict[str, Any]) -> None:
-    """Refuse plain-field ``changes`` to ``task`` (as stored) that would break a rule; the API's
-    task update keeps the same rules.
-
-    * Work is assigned only to an active portal member: anyone else could never see it. Keeping
-      an assignee who has since left is no change and stays allowed.
-    * A done or skipped task's proof requirements are fixed: switching one on would leave a
-      resolved task with unmet evidence, switching one off would rewrite what its completion was
-      checked against. Reopening the task makes them editable again.
-    """
-    assignee = changes.get("assignee")
-    if (
-        assignee is not None
-        and assignee.pk != task.assignee_id
-        # Asked of the database, not of the user object the form loaded: they may have left since.
-        and not members().filter(pk=assignee.pk).exists()
-    ):
-        raise DomainError(
-            "validation_error", NOT_A_PORTAL_MEMBER.format(username=assignee.get_username()), field="assignee"
-        )
-    if task.status in RESOLVED_STATUSES:
-        locked = [name for name in REQUIREMENT_FIELDS if name in changes and changes[name] != getattr(task, name)]
-        if locked:
-            raise DomainError(
-                "task_resolved",
-                f"The proof requirements of a {task.get_status_display().lower()} task are fixed; "
-                "reopen it first to change them.",
-                status=409,
-                field=locked[0],
-                fields=locked,
-            )
-
-
 def _https_by_default(db_field: models.Field, **kwargs: Any) -> forms.Field | None:
     # A URL typed without a scheme ("example.com/guide") is taken as https, as Django 6 will.
     if isinstance(db_field, models.URLField):
@@ -150,9 +111,9 @@ def _https_by_default(db_field: models.Field, **kwargs: Any) -> forms.Field | No
 
 
 class TaskForm(forms.ModelForm):
-    """A task's plain fields (never its status). ``clean`` applies :func:`check_task_edit`; the
-    admin applies it once more to the locked row when saving, as a transition may happen between
-    the two."""
+    """A task's plain fields (never its status). ``clean`` applies ``Task.check_edit``; saving
+    goes through ``Task.edit``, which checks once more on the locked row, as a transition may
+    happen between the two."""
 
     class Meta:
         model = Task
@@ -175,7 +136,7 @@ class TaskForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         try:
-            check_task_edit(self.instance, self.changes())
+            self.instance.check_edit(self.changes())
         except DomainError as exc:
             for name in exc.extra.get("fields") or [exc.extra.get("field")]:
                 self.add_error(name if name in self.fields else None, exc.detail)
@@ -302,7 +263,7 @@ class RunLinkForm(forms.ModelForm):
 
 
 class AnchorDateForm(forms.Form):
-    anchor_date = forms.DateField(
+    anchor_date = StrictDateFormField(
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text="Due dates of the run's tasks are this date plus each task's offset days.",
     )
@@ -324,13 +285,13 @@ class SkipForm(ReasonForm):
 
 class WaitForm(forms.Form):
     waiting_for = forms.CharField(max_length=300, help_text="Who or what we are waiting on.")
-    follow_up_at = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    follow_up_at = StrictDateFormField(widget=forms.DateInput(attrs={"type": "date"}))
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
 
 
 class FollowUpForm(forms.Form):
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
-    next_follow_up_at = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    next_follow_up_at = StrictDateFormField(widget=forms.DateInput(attrs={"type": "date"}))
 
 
 class NoteForm(forms.Form):
@@ -349,3 +310,134 @@ class ProofForm(forms.Form):
     url = forms.CharField(max_length=2000, required=False, label="URL")
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), required=False)
     file = forms.FileField(required=False)
+
+
+# --------------------------------------------------------------------------------------------
+# Operator pages
+# --------------------------------------------------------------------------------------------
+
+
+class StrictBooleanFormField(forms.Field):
+    """A checkbox or flag read by :func:`workflows.inputs.parse_bool` (``on``/``off``,
+    ``true``/``false``, ``1``/``0``, ``yes``/``no``; absent means no)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> bool:
+        try:
+            return parse_bool(value, self.label or "value")
+        except DomainError as exc:
+            raise ValidationError(exc.detail, code=exc.code) from None
+
+
+def _text(**kwargs: Any) -> forms.CharField:
+    return forms.CharField(required=False, **kwargs)
+
+
+class PageActionForm(forms.Form):
+    """Input of an action posted from an operator page (the task page, a Home row, the run page).
+    The form reads and parses (strict dates, booleans); whether a value is required is the domain
+    method's to say, so a missing one is refused with the method's code, naming everything that is
+    missing at once, exactly as the API and the admin are refused."""
+
+    def values(self) -> dict[str, Any]:
+        """The parsed values, or the first refusal as a :class:`DomainError` naming the field."""
+        if not self.is_valid():
+            name, errors = next(iter(self.errors.as_data().items()))
+            error = errors[0]
+            field = name if name in self.fields else None
+            raise DomainError(error.code or "validation_error", " ".join(error.messages), field=field)
+        return self.cleaned_data
+
+
+class StartPageForm(PageActionForm):
+    pass
+
+
+class NotePageForm(PageActionForm):
+    note = _text()
+
+
+class WaitPageForm(PageActionForm):
+    waiting_for = _text()
+    follow_up_at = StrictDateFormField(required=False, label="follow_up_at")
+    note = _text()
+
+
+class FollowUpPageForm(PageActionForm):
+    note = _text()
+    next_follow_up_at = StrictDateFormField(required=False, label="next_follow_up_at")
+
+
+class ReasonPageForm(PageActionForm):
+    reason = _text()
+
+
+class SkipPageForm(ReasonPageForm):
+    cascade = StrictBooleanFormField(label="cascade")
+
+
+class CommentPageForm(PageActionForm):
+    body = _text()
+
+
+class ProofPageForm(PageActionForm):
+    """The proof's kind and content are checked by ``add_proof`` (URL, size, content type)."""
+
+    kind = _text()
+    label = _text()
+    url = _text()
+    note = _text()
+    file = forms.FileField(required=False)
+
+
+#: The form of each task action on the operator pages.
+TASK_PAGE_FORMS: dict[str, type[PageActionForm]] = {
+    "start": StartPageForm,
+    "complete": NotePageForm,
+    "wait": WaitPageForm,
+    "follow-up-sent": FollowUpPageForm,
+    "response-received": NotePageForm,
+    "skip": SkipPageForm,
+    "reopen": ReasonPageForm,
+    "comment": CommentPageForm,
+    "proof": ProofPageForm,
+}
+
+
+class RunPageForm(PageActionForm):
+    """A run action from the run page: a link (``name``, ``url``) or a cancel ``reason``."""
+
+    name = _text()
+    url = _text()
+    reason = _text()
+
+
+class HomeOriginForm(forms.Form):
+    """Where an action posted from Operations Home came from: the page's day (its badges are
+    relative to it) and scope. Home is bounded by its own last date, not by the scheduler's."""
+
+    home = _text()
+    home_date = StrictDateFormField(required=False, label="home_date", max_year=dt.MAXYEAR)
+    home_scope = _text()
+
+    def day(self, default: dt.date) -> dt.date:
+        """The page's day; ``default`` when absent or malformed (the row still renders)."""
+        self.is_valid()
+        return self.cleaned_data.get("home_date") or default
+
+    @property
+    def from_home(self) -> bool:
+        self.is_valid()
+        return self.cleaned_data.get("home") == "1"
+
+    @property
+    def scope(self) -> str:
+        self.is_valid()
+        return self.cleaned_data.get("home_scope", "")
+
+    def page_query(self) -> dict[str, str]:
+        """The Home page's own query (``date``, ``scope``) to go back to, as it was given."""
+        return {key: self.data[f"home_{key}"] for key in ("date", "scope") if self.data.get(f"home_{key}")}

@@ -42,10 +42,11 @@ def strict_date(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
 
 
-def parse_date(value: Any, name: str, *, required: bool = True) -> dt.date | None:
+def parse_date(value: Any, name: str, *, required: bool = True, max_year: int = MAX_YEAR) -> dt.date | None:
     """A date (a ``date`` object, not a ``datetime``, or exactly ``YYYY-MM-DD`` text) no later than
-    year ``MAX_YEAR``. Refused with ``validation_error`` when missing or too far ahead and with
-    ``invalid_date`` when malformed, naming the field either way."""
+    year ``max_year`` (``MAX_YEAR`` unless a reader bounds the date itself, as Home does). Refused
+    with ``validation_error`` when missing or too far ahead and with ``invalid_date`` when
+    malformed, naming the field either way."""
     if value is None or (isinstance(value, str) and not value.strip()):
         if not required:
             return None
@@ -60,8 +61,8 @@ def parse_date(value: Any, name: str, *, required: bool = True) -> dt.date | Non
         except ValueError:
             detail = f"{name}: '{value}' is not a date in YYYY-MM-DD form."
             raise DomainError("invalid_date", detail, field=name) from None
-    if day.year > MAX_YEAR:
-        detail = f"{name}: {day.isoformat()} is too far ahead (year {MAX_YEAR} at most)."
+    if day.year > max_year:
+        detail = f"{name}: {day.isoformat()} is too far ahead (year {max_year} at most)."
         raise DomainError("validation_error", detail, field=name)
     return day
 
@@ -110,20 +111,28 @@ def parse_uuid(value: Any, name: str) -> uuid.UUID:
 class StrictDateFormField(forms.DateField):
     """The page forms' date field: :func:`parse_date`'s rules, its message as the form error."""
 
+    def __init__(self, *, max_year: int = MAX_YEAR, **kwargs: Any) -> None:
+        self.max_year = max_year
+        super().__init__(**kwargs)
+
     def to_python(self, value: Any) -> dt.date | None:
         try:
-            return parse_date(value, self.label or "date", required=False)
+            return parse_date(value, self.label or "date", required=False, max_year=self.max_year)
         except DomainError as exc:
             raise forms.ValidationError(exc.detail, code=exc.code) from None
 
 
 class StrictDateField(serializers.DateField):
-    """The API's date field: exactly ``YYYY-MM-DD``, no later than year ``MAX_YEAR``."""
+    """The API's date field: exactly ``YYYY-MM-DD``, no later than year ``max_year``."""
+
+    def __init__(self, *, max_year: int = MAX_YEAR, **kwargs: Any) -> None:
+        self.max_year = max_year
+        super().__init__(**kwargs)
 
     def to_internal_value(self, value: Any) -> dt.date:
         if not isinstance(value, str) or not DATE_FORMAT.fullmatch(value.strip()):
             raise serializers.ValidationError("Enter a date in YYYY-MM-DD form.")
         day = super().to_internal_value(value.strip())
-        if day.year > MAX_YEAR:
-            raise serializers.ValidationError(f"The date is too far ahead (year {MAX_YEAR} at most).")
+        if day.year > self.max_year:
+            raise serializers.ValidationError(f"The date is too far ahead (year {self.max_year} at most).")
         return day

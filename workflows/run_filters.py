@@ -63,10 +63,8 @@ class RunFilter(django_filters.FilterSet):
         return queryset
 
     def filter_at_risk(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        # The rule is the run's own (Run.risk), evaluated on the annotated rows: one query
-        # whatever the number of runs.
-        wanted = value == "yes"
-        return queryset.filter(pk__in=[run.pk for run in queryset if run.risk()["at_risk"] == wanted])
+        # The one at-risk rule (``RunQuerySet.at_risk``); the list is annotated ``with_risk``.
+        return queryset.at_risk() if value == "yes" else queryset.on_track()
 
     def filter_queryset(self, queryset: QuerySet) -> QuerySet:
         data = self.form.cleaned_data

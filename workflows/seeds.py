@@ -1,4 +1,4 @@
-"""The V1 workflow templates (SPEC §11), created idempotently by ``seed_v1_duties``.
+"""The V1 workflow templates , created idempotently by ``seed_v1_duties``.
 
 Each is an automatic template: its cron trigger fires on the run date and the run's anchor date is
 run date + lead days; each task is due on anchor + its offset, so lead days cover the earliest

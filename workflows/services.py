@@ -26,11 +26,11 @@ from .models import (
     TemplateTask,
     TriggerType,
     WorkflowTemplate,
-    _person,
     check_estimate_minutes,
     check_text_length,
     find_dependency_cycle,
 )
+from .models.base import _person
 from .signals import run_instantiated, template_saved
 
 REF_PATTERN = re.compile(r"^[-a-zA-Z0-9_]+$")

@@ -3,8 +3,6 @@
 
 from django.dispatch import Signal
 
-#: A task changed status. kwargs: task, from_status, to_status, by
-task_status_changed = Signal()
 #: A run's current stage moved. kwargs: run, from_stage, to_stage
 run_stage_changed = Signal()
 #: A run was created or topped up. kwargs: run, created (bool), recovered (int), by

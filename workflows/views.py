@@ -16,34 +16,22 @@ from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 
 from .errors import DomainError
+from .forms import TASK_PAGE_FORMS, HomeOriginForm, RunPageForm
 from .models import (
-    ACTIONABLE_STATUSES,
     Proof,
     Run,
     RunStatus,
     Task,
     TaskComment,
-    TaskStatus,
     add_proof,
     portal_today,
 )
 from .run_views import stage_groups
-
-TASK_ACTIONS = (
-    "start",
-    "complete",
-    "wait",
-    "follow-up-sent",
-    "response-received",
-    "skip",
-    "reopen",
-    "comment",
-    "proof",
-)
 
 
 def _task_queryset():
@@ -67,10 +55,8 @@ def _task_context(task: Task, **extra) -> dict:
         "requirements": task.requirements(),
         "blocked_by": task.open_prerequisites(),
         # Waiting work is governed by its follow-up date, never by its due date.
-        "days_overdue": (today - task.due_date).days
-        if task.status in ACTIONABLE_STATUSES and task.due_date < today
-        else 0,
-        "follow_up_due": task.status == TaskStatus.WAITING and task.follow_up_at <= today,
+        "days_overdue": task.overdue_days(today),
+        "follow_up_due": task.is_follow_up_due(today),
         "default_follow_up": today + dt.timedelta(days=3),
         **extra,
     }
@@ -83,58 +69,44 @@ def task_detail(request: HttpRequest, pk) -> HttpResponse:
     return render(request, template, _task_context(task))
 
 
-def _parse_date(value: str | None, field: str) -> dt.date | None:
-    if not value:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise DomainError("validation_error", f"{field}: '{value}' is not a date (YYYY-MM-DD).") from None
-
-
-def _perform(task: Task, action: str, request: HttpRequest) -> str:
-    data, user = request.POST, request.user
+def perform_task_action(task: Task, action: str, request: HttpRequest) -> str:
+    """Perform ``action`` on ``task`` from the posted page form (the task page, Home and Start
+    today post the same forms); returns what happened, or raises ``DomainError``."""
+    data, user = TASK_PAGE_FORMS[action](request.POST, request.FILES).values(), request.user
     if action == "start":
         task.start(by=user)
         return "Started."
     if action == "complete":
-        task.complete(by=user, note=data.get("note", ""))
+        task.complete(by=user, note=data["note"])
         return "Completed."
     if action == "wait":
         task.mark_waiting(
-            by=user,
-            waiting_for=data.get("waiting_for", ""),
-            follow_up_at=_parse_date(data.get("follow_up_at"), "follow_up_at"),
-            note=data.get("note", ""),
+            by=user, waiting_for=data["waiting_for"], follow_up_at=data["follow_up_at"], note=data["note"]
         )
         return "Marked as waiting."
     if action == "follow-up-sent":
-        task.follow_up_sent(
-            by=user,
-            note=data.get("note", ""),
-            next_follow_up_at=_parse_date(data.get("next_follow_up_at"), "next_follow_up_at"),
-        )
+        task.follow_up_sent(by=user, note=data["note"], next_follow_up_at=data["next_follow_up_at"])
         return "Follow-up recorded."
     if action == "response-received":
-        task.response_received(by=user, note=data.get("note", ""))
+        task.response_received(by=user, note=data["note"])
         return "Response recorded; the task is back to do."
     if action == "skip":
-        skipped = task.skip(by=user, reason=data.get("reason", ""), cascade=data.get("cascade") == "on")
+        skipped = task.skip(by=user, reason=data["reason"], cascade=data["cascade"])
         return f"Skipped (and {len(skipped)} dependent task(s))." if skipped else "Skipped."
     if action == "reopen":
-        task.reopen(by=user, reason=data.get("reason", ""))
+        task.reopen(by=user, reason=data["reason"])
         return "Reopened."
     if action == "comment":
-        task.add_comment(by=user, body=data.get("body", ""))
+        task.add_comment(by=user, body=data["body"])
         return "Comment added."
     add_proof(
         task,
         by=user,
-        kind=data.get("kind", ""),
-        label=data.get("label", ""),
-        url=data.get("url", ""),
-        note=data.get("note", ""),
-        file=request.FILES.get("file"),
+        kind=data["kind"],
+        label=data["label"],
+        url=data["url"],
+        note=data["note"],
+        file=data["file"],
     )
     return "Proof added."
 
@@ -142,10 +114,7 @@ def _perform(task: Task, action: str, request: HttpRequest) -> str:
 def _home_day(request: HttpRequest) -> dt.date:
     """The Home page's day the action came from (its badges are relative to it); today if absent
     or malformed."""
-    try:
-        return dt.date.fromisoformat(request.POST.get("home_date", ""))
-    except ValueError:
-        return portal_today()
+    return HomeOriginForm(request.POST).day(default=portal_today())
 
 
 def _home_row_context(request: HttpRequest, pk, **extra) -> dict:
@@ -162,13 +131,11 @@ def _home_row_context(request: HttpRequest, pk, **extra) -> dict:
         .first()
     )
     if task is not None:
-        # Waiting work is governed by its follow-up date, never by its due date.
-        late = task.status in ACTIONABLE_STATUSES and task.due_date < day
-        task.days_overdue = (day - task.due_date).days if late else 0
+        task.days_overdue = task.overdue_days(day)
     return {
         "task": task,
         "home_date": day,
-        "home_scope": request.POST.get("home_scope", ""),
+        "home_scope": HomeOriginForm(request.POST).scope,
         "default_follow_up": day + dt.timedelta(days=3),
         **extra,
     }
@@ -185,8 +152,8 @@ def _home_response(request: HttpRequest, pk, *, message: str = "", error: Domain
         else:
             missing = error.extra.get("missing", [])
             messages.error(request, f"{error.detail} {'; '.join(map(str, missing))}".strip())
-        query = {key: request.POST[f"home_{key}"] for key in ("date", "scope") if request.POST.get(f"home_{key}")}
-        return redirect("/" + (f"?{urlencode(query)}" if query else "") + f"#task-{pk}")
+        query = HomeOriginForm(request.POST).page_query()
+        return redirect(reverse("index") + (f"?{urlencode(query)}" if query else "") + f"#task-{pk}")
     if error is not None:
         context = _home_row_context(
             request, pk, error=error.detail, error_items=error.extra.get("missing", []), action=action
@@ -206,11 +173,11 @@ def task_action(request: HttpRequest, pk, action: str) -> HttpResponse:
     """Perform ``action`` on the task. Posted from Operations Home (``home=1``), it answers with
     the Home row instead of the task panel (see ``_home_response``)."""
     task = get_object_or_404(Task, pk=pk)
-    if action not in TASK_ACTIONS:
+    if action not in TASK_PAGE_FORMS:
         return HttpResponse("Unknown action.", status=404)
-    from_home = request.POST.get("home") == "1"
+    from_home = HomeOriginForm(request.POST).from_home
     try:
-        message = _perform(task, action, request)
+        message = perform_task_action(task, action, request)
     except DomainError as exc:
         if from_home:
             return _home_response(request, pk, error=exc, action=action)
@@ -254,9 +221,10 @@ def run_detail(request: HttpRequest, pk) -> HttpResponse:
 def run_action(request: HttpRequest, pk, action: str) -> HttpResponse:
     run = get_object_or_404(Run, pk=pk)
     try:
+        data = RunPageForm(request.POST).values()
         if action == "links":
-            run.fill_link(name=request.POST.get("name", ""), url=request.POST.get("url", ""), by=request.user)
-            message = f"Run link '{request.POST.get('name')}' saved."
+            run.fill_link(name=data["name"], url=data["url"], by=request.user)
+            message = f"Run link '{data['name']}' saved."
         elif action == "pause":
             run.pause(by=request.user)
             message = "Run paused: its tasks leave Operations Home until it is resumed."
@@ -264,7 +232,7 @@ def run_action(request: HttpRequest, pk, action: str) -> HttpResponse:
             run.resume(by=request.user)
             message = "Run resumed."
         elif action == "cancel":
-            run.cancel(by=request.user, reason=request.POST.get("reason", ""))
+            run.cancel(by=request.user, reason=data["reason"])
             message = "Run cancelled. Its history is kept."
         else:
             return HttpResponse("Unknown action.", status=404)

@@ -8,9 +8,8 @@ import datetime as dt
 
 import pytest
 
-from tests.api_factories import launch, make_template, spec
 from tests.browser.conftest import assert_accessible, assert_no_horizontal_overflow, logged_in
-from tests.factories import TaskFactory
+from tests.factories import TaskFactory, launch, make_template, spec
 from workflows.models import Task, portal_today
 
 pytestmark = pytest.mark.browser

@@ -1,4 +1,4 @@
-"""The notifications admin (SPEC §5, §8): read-only records created by ``notify``, acknowledged
+"""The notifications admin (``docs/notifications.md``): read-only records created by ``notify``, acknowledged
 with a note, listed with a constant number of queries."""
 
 from __future__ import annotations

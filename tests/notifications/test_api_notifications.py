@@ -9,11 +9,8 @@ import time_machine
 
 from notifications.models import Notification, NotificationType
 from notifications.services import notify
-from tests.api_factories import (
-    fast_password_hashing,  # noqa: F401  (autouse)
-    task_in,
-)
-from tests.factories import AdminFactory, OperatorFactory
+from tests.conftest import refused
+from tests.factories import AdminFactory, OperatorFactory, task_in
 
 pytestmark = pytest.mark.django_db
 
@@ -26,13 +23,6 @@ def note(recipient, type=NotificationType.TASK_OVERDUE, key: str | None = None, 
         type, recipients=[recipient], dedup_key=key, title=values.pop("title", f"About {key}"), **values
     )
     return created
-
-
-def refused(response, code: str, status: int = 400) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert body["code"] == code, body
-    return body
 
 
 def test_list_shows_only_my_notifications_newest_first(api, operator):

@@ -1,5 +1,5 @@
-"""E-mail delivery (§5): in-app always; e-mail immediately or in a daily digest, per user and type,
-through Django's mail backend; safe to run twice."""
+"""E-mail delivery (``docs/notifications.md``): in-app always; e-mail immediately or in a daily
+digest, per user and type, through Django's mail backend; safe to run twice."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The notification core (SPEC §5): ``notify`` with deduplication, recipient rules, read /
+"""The notification core (``docs/notifications.md``): ``notify`` with deduplication, recipient rules, read /
 dismiss / acknowledge, and immediate e-mail delivery."""
 
 from __future__ import annotations
@@ -12,26 +12,13 @@ from django.db import IntegrityError, transaction
 from notifications.delivery import send_daily_digests
 from notifications.models import ChannelPreference, Notification, NotificationType
 from notifications.services import notify, portal_members, run_recipients, schedule_recipients, task_recipients
-from tests.factories import AdminFactory, OperatorFactory, TaskFactory, UserFactory
-from tests.workflows.engine_factories import (
-    fast_password_hashing,  # noqa: F401  (autouse)
-    launch,
-    make_template,
-    spec,
-)
-from workflows.errors import DomainError
+from tests.conftest import refused
+from tests.factories import AdminFactory, OperatorFactory, TaskFactory, UserFactory, launch_result, make_template, spec
 from workflows.models import Task, TaskStatus
 
 pytestmark = pytest.mark.django_db
 
 TODAY = dt.date(2028, 2, 10)
-
-
-def refused(call, code: str) -> DomainError:
-    with pytest.raises(DomainError) as info:
-        call()
-    assert info.value.code == code, info.value.as_dict()
-    return info.value
 
 
 def overdue_notice(task: Task, recipients) -> list[Notification]:
@@ -163,12 +150,12 @@ def test_an_inactive_assignee_falls_back_to_every_member(people):
 def test_run_notifications_go_to_each_distinct_assignee(people):
     writer = OperatorFactory(username="wendy")
     template = make_template(spec("a", assignee=writer), spec("b", assignee=writer), spec("c"))
-    run = launch(template).run
+    run = launch_result(template).run
     assert names(run_recipients(run)) == {"wendy"}
 
 
 def test_run_notifications_of_an_unassigned_run_go_to_every_member(people):
-    run = launch(make_template(spec("a"))).run
+    run = launch_result(make_template(spec("a"))).run
     assert names(run_recipients(run)) == {"olivia", "adam", "root"}
 
 
@@ -282,8 +269,8 @@ def test_daily_digest_bundles_pending_notifications_once(operator):
 def test_admins_are_members_for_run_notifications_only_when_nobody_is_assigned(db):
     admin = AdminFactory(username="boss")
     worker = OperatorFactory(username="worker")
-    assigned = launch(make_template(spec("a", assignee=worker))).run
-    unassigned = launch(make_template(spec("a"))).run
+    assigned = launch_result(make_template(spec("a", assignee=worker))).run
+    unassigned = launch_result(make_template(spec("a"))).run
     assert names(n.recipient for n in Notification.objects.filter(run=assigned)) == {"worker"}
     assert names(n.recipient for n in Notification.objects.filter(run=unassigned)) == {"boss", "worker"}
     assert admin.notifications.count() == 1

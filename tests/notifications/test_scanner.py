@@ -1,4 +1,5 @@
-"""The §5 scanner: task-due, task-overdue, follow-up-due and missing-evidence notifications."""
+"""The notification scanner (``docs/notifications.md``): task-due, task-overdue, follow-up-due
+and missing-evidence notifications."""
 
 from __future__ import annotations
 

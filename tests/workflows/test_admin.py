@@ -1,4 +1,4 @@
-"""The admin of the work engine (SPEC §8): Admins only, every model listed with a constant number
+"""The admin of the work engine: Admins only, every model listed with a constant number
 of queries, saves and status changes through the domain code, history never deleted."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""``/api/v1/tasks/``: listing, creating, editing, every §3.2 transition rule, comments and proof."""
+"""``/api/v1/tasks/``: listing, creating, editing, every transition rule of
+``docs/task-states.md``, comments and proof."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ import hashlib
 
 import pytest
 
-from tests.api_factories import (
+from tests.conftest import refused
+from tests.factories import (
     DAY,
-    fast_password_hashing,  # noqa: F401  (autouse)
+    OperatorFactory,
+    TaskFactory,
+    UserFactory,
     launch,
     make_config,
     make_template,
@@ -19,7 +23,6 @@ from tests.api_factories import (
     task_of,
     upload,
 )
-from tests.factories import OperatorFactory, TaskFactory, UserFactory
 from workflows.models import Proof, Task, TaskComment
 
 pytestmark = pytest.mark.django_db
@@ -30,14 +33,6 @@ ALL_STATUSES = ("todo", "in_progress", "waiting", "done", "skipped")
 
 def url(task: Task, action: str = "") -> str:
     return f"{TASKS}{task.pk}/" + (f"{action}/" if action else "")
-
-
-def refused(response, code: str, status: int = 400) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert body["code"] == code, body
-    assert body["detail"]
-    return body
 
 
 # ---- reading ----------------------------------------------------------------------------------

@@ -8,15 +8,8 @@ import datetime as dt
 import pytest
 import time_machine
 
-from tests.api_factories import (
-    DAY,
-    fast_password_hashing,  # noqa: F401  (autouse)
-    launch,
-    make_template,
-    spec,
-    task_of,
-)
-from tests.factories import OperatorFactory
+from tests.conftest import refused
+from tests.factories import DAY, OperatorFactory, launch, make_template, spec, task_of
 from workflows.models import Run, RunStatus, Task, TemplateTask, WorkflowTemplate
 
 pytestmark = pytest.mark.django_db
@@ -53,13 +46,6 @@ NEWSLETTER = {
         },
     ],
 }
-
-
-def refused(response, code: str, status: int = 400) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert body["code"] == code, body
-    return body
 
 
 # ---- templates --------------------------------------------------------------------------------

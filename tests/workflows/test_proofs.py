@@ -1,4 +1,4 @@
-"""Proof requirements (SPEC §3.3), run links (§3.4) and private proof files."""
+"""Proof requirements and run links (``docs/task-states.md``) and private proof files."""
 
 from __future__ import annotations
 
@@ -8,26 +8,11 @@ from pathlib import Path
 import pytest
 from django.db import IntegrityError, transaction
 
-from tests.factories import TaskFactory
-from tests.workflows.engine_factories import (
-    fast_password_hashing,  # noqa: F401  (autouse)
-    launch,
-    make_template,
-    spec,
-    task_of,
-    upload,
-)
-from workflows.errors import DomainError
+from tests.conftest import refused
+from tests.factories import TaskFactory, launch_result, make_template, spec, task_of, upload
 from workflows.models import CommentKind, Proof, ProofKind, Task, TaskStatus, add_proof
 
 pytestmark = pytest.mark.django_db
-
-
-def refused(call, code: str) -> DomainError:
-    with pytest.raises(DomainError) as info:
-        call()
-    assert info.value.code == code, info.value.as_dict()
-    return info.value
 
 
 @pytest.fixture
@@ -45,7 +30,7 @@ def social_run():
         spec("links-only", requires_run_links=["LinkedIn"]),
         run_links=("Mailchimp newsletter", "LinkedIn", "Sponsorship document"),
     )
-    return launch(template).run
+    return launch_result(template).run
 
 
 def test_complete_is_refused_naming_each_missing_item(social_run):

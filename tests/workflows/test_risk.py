@@ -1,4 +1,4 @@
-"""Workflow risk cards (SPEC §6): one annotated query, whatever the number of runs."""
+"""Workflow risk cards (``docs/home.md``): one annotated query, whatever the number of runs."""
 
 from __future__ import annotations
 
@@ -6,13 +6,7 @@ import datetime as dt
 
 import pytest
 
-from tests.workflows.engine_factories import (
-    fast_password_hashing,  # noqa: F401  (autouse)
-    launch,
-    make_template,
-    spec,
-    task_of,
-)
+from tests.factories import launch_result, make_template, spec, task_of
 from workflows.models import Run, RunStatus, Task, TaskDependency, TaskSource, TaskStatus, WorkflowTemplate, add_proof
 
 pytestmark = pytest.mark.django_db
@@ -45,7 +39,7 @@ def run():
         spec("blocked", offset_days=-4, depends_on=["late"]),
         spec("finished", offset_days=-7),
     )
-    run = launch(template, dt.date(2028, 2, 12)).run
+    run = launch_result(template, dt.date(2028, 2, 12)).run
     task_of(run, "chasing").mark_waiting(waiting_for="Sponsor", follow_up_at=dt.date(2028, 2, 9), note="Asked")
     task_of(run, "patient").mark_waiting(waiting_for="Printer", follow_up_at=dt.date(2028, 2, 20), note="Asked")
     task_of(run, "proofless").start()
@@ -87,7 +81,7 @@ def test_a_run_link_requirement_counts_as_missing_evidence():
     template = make_template(
         spec("send", requires_run_links=["Mailchimp newsletter"]), run_links=("Mailchimp newsletter",)
     )
-    run = launch(template, TODAY).run
+    run = launch_result(template, TODAY).run
     assert risk_of(run)["missing_evidence"] == 1
     run.fill_link(name="Mailchimp newsletter", url="https://mailchi.mp/acme/feb")
     assert risk_of(run)["missing_evidence"] == 0
@@ -95,7 +89,7 @@ def test_a_run_link_requirement_counts_as_missing_evidence():
 
 def test_a_run_with_only_waiting_and_blocked_work_is_not_at_risk():
     template = make_template(spec("ask", offset_days=5), spec("use", offset_days=6, depends_on=["ask"]))
-    run = launch(template, TODAY).run
+    run = launch_result(template, TODAY).run
     task_of(run, "ask").mark_waiting(waiting_for="Sponsor", follow_up_at=dt.date(2028, 2, 12), note="Asked")
     risk = risk_of(run)
     assert (risk["waiting"], risk["blocked"], risk["at_risk"], risk["next_due_task"]) == (
@@ -115,7 +109,7 @@ def test_archived_tasks_do_not_count(run):
 
 def test_a_run_without_open_tasks_has_no_next_due_task():
     template = make_template(spec("a"))
-    run = launch(template, TODAY).run
+    run = launch_result(template, TODAY).run
     task_of(run, "a").complete()
     risk = risk_of(run)
     assert (risk["next_due_task"], risk["at_risk"], risk["progress"]) == (None, False, {"resolved": 1, "total": 1})
@@ -186,7 +180,7 @@ def test_risk_of_every_active_run_takes_one_query(count, django_assert_num_queri
 
 def test_only_active_runs_are_listed():
     template = make_template(spec("a"))
-    active, paused, cancelled = (launch(template, TODAY + dt.timedelta(days=d)).run for d in range(3))
+    active, paused, cancelled = (launch_result(template, TODAY + dt.timedelta(days=d)).run for d in range(3))
     paused.pause()
     cancelled.cancel(reason="Dropped")
     assert [run.pk for run in Run.objects.active().with_risk(TODAY)] == [active.pk]

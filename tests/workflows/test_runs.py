@@ -1,4 +1,4 @@
-"""Runs from templates (SPEC §4.3 without the schedule): instantiation, top-up recovery, current
+"""Runs from templates (``docs/concepts.md``; schedules aside): instantiation, top-up recovery, current
 stage with its notifications, completion, pause/resume/cancel."""
 
 from __future__ import annotations
@@ -9,28 +9,13 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from notifications.models import Notification, NotificationType
-from tests.factories import OperatorFactory, UserFactory
-from tests.workflows.engine_factories import (
-    ANCHOR,
-    fast_password_hashing,  # noqa: F401  (autouse)
-    launch,
-    make_template,
-    spec,
-    task_of,
-)
-from workflows.errors import DomainError
+from tests.conftest import refused
+from tests.factories import ANCHOR, OperatorFactory, UserFactory, launch_result, make_template, spec, task_of
 from workflows.models import Run, RunStatus, Task, TaskDependency, TaskStatus
 from workflows.services import save_template, template_task_specs
 from workflows.signals import run_instantiated
 
 pytestmark = pytest.mark.django_db
-
-
-def refused(call, code: str) -> DomainError:
-    with pytest.raises(DomainError) as info:
-        call()
-    assert info.value.code == code, info.value.as_dict()
-    return info.value
 
 
 def deps(run) -> set[tuple[str, str]]:
@@ -80,7 +65,7 @@ def newsletter(writer, editor):
 
 
 def test_instantiate_creates_every_task_due_at_anchor_plus_offset(newsletter, writer):
-    result = launch(newsletter, by=writer)
+    result = launch_result(newsletter, by=writer)
     run = result.run
     assert (result.created, result.recovered, len(result.task_ids)) == (True, 0, 5)
     assert (run.title, run.anchor_date, run.status, run.created_by) == (
@@ -102,7 +87,7 @@ def test_instantiate_creates_every_task_due_at_anchor_plus_offset(newsletter, wr
 
 
 def test_instantiate_wires_dependencies_run_links_and_starts_in_the_first_stage(newsletter):
-    run = launch(newsletter).run
+    run = launch_result(newsletter).run
     assert deps(run) == {
         ("write", "collect"),
         ("review", "write"),
@@ -117,14 +102,14 @@ def test_instantiate_wires_dependencies_run_links_and_starts_in_the_first_stage(
 
 def test_a_run_starts_in_the_earliest_stage_that_has_tasks_without_a_stage_change():
     template = make_template(spec("check", stage="review"), spec("send", stage="publish"))
-    run = launch(template).run
+    run = launch_result(template).run
     assert run.current_stage == "review"
     assert stage_changes(run) == []
 
 
 def test_instantiating_twice_gives_one_run(newsletter):
-    first = launch(newsletter)
-    second = launch(newsletter)
+    first = launch_result(newsletter)
+    second = launch_result(newsletter)
     assert (second.created, second.recovered, second.task_ids) == (False, 0, [])
     assert second.run.pk == first.run.pk
     assert Run.objects.count() == 1
@@ -132,11 +117,11 @@ def test_instantiating_twice_gives_one_run(newsletter):
 
 
 def test_a_deleted_task_is_restored_with_its_dependencies(newsletter):
-    run = launch(newsletter).run
+    run = launch_result(newsletter).run
     review = task_of(run, "review")
     review.delete()  # its dependency links go with it
     assert ("review", "write") not in deps(run) and ("schedule", "review") not in deps(run)
-    result = launch(newsletter)
+    result = launch_result(newsletter)
     assert (result.created, result.recovered) == (False, 1)
     restored = task_of(run, "review")
     assert result.task_ids == [restored.pk]
@@ -146,22 +131,22 @@ def test_a_deleted_task_is_restored_with_its_dependencies(newsletter):
 
 
 def test_a_restored_task_gets_its_run_link_requirement_back(newsletter):
-    run = launch(newsletter).run
+    run = launch_result(newsletter).run
     task_of(run, "schedule").delete()
-    launch(newsletter)
+    launch_result(newsletter)
     assert [link.name for link in task_of(run, "schedule").required_run_links.all()] == ["Mailchimp newsletter"]
 
 
 def test_an_archived_task_counts_as_present(newsletter):
-    run = launch(newsletter).run
+    run = launch_result(newsletter).run
     task_of(run, "review").archive()
-    result = launch(newsletter)
+    result = launch_result(newsletter)
     assert result.recovered == 0
     assert run.tasks.filter(template_task_ref="review").count() == 1
 
 
 def test_editing_the_template_leaves_existing_runs_alone_except_top_up(newsletter):
-    run = launch(newsletter).run
+    run = launch_result(newsletter).run
     before = {t.template_task_ref: (t.title, t.due_date) for t in run.tasks.all()}
     specs = [s for s in template_task_specs(newsletter) if s["ref"] != "announce"]
     specs[0]["title"] = "Collect news and events"
@@ -171,7 +156,7 @@ def test_editing_the_template_leaves_existing_runs_alone_except_top_up(newslette
 
     after = {t.template_task_ref: (t.title, t.due_date) for t in run.tasks.all()}
     assert after == before
-    result = launch(newsletter)
+    result = launch_result(newsletter)
     assert result.recovered == 1
     assert task_of(run, "thank").due_date == dt.date(2028, 2, 10)
     assert task_of(run, "collect").title == "Collect news"
@@ -180,9 +165,9 @@ def test_editing_the_template_leaves_existing_runs_alone_except_top_up(newslette
 
 def test_top_up_adds_a_run_link_the_template_gained():
     template = make_template(spec("a"))
-    run = launch(template).run
+    run = launch_result(template).run
     save_template(template=template, data={"run_links": ["LinkedIn"]})
-    launch(template)
+    launch_result(template)
     assert list(run.links.values_list("name", flat=True)) == ["LinkedIn"]
 
 
@@ -191,7 +176,7 @@ def test_an_archived_template_cannot_launch(newsletter):
 
     newsletter.archived_at = timezone.now()
     newsletter.save()
-    error = refused(lambda: launch(newsletter), "template_archived")
+    error = refused(lambda: launch_result(newsletter), "template_archived")
     assert error.status == 409
     assert not Run.objects.exists()
 
@@ -203,20 +188,20 @@ def test_run_and_tasks_are_created_in_one_transaction(newsletter):
     run_instantiated.connect(explode, dispatch_uid="test-explode")
     try:
         with pytest.raises(RuntimeError):
-            launch(newsletter)
+            launch_result(newsletter)
     finally:
         run_instantiated.disconnect(dispatch_uid="test-explode")
     assert not Run.objects.exists() and not Task.objects.exists()
 
 
 def test_the_database_refuses_a_second_run_for_the_same_anchor(newsletter):
-    launch(newsletter)
+    launch_result(newsletter)
     with pytest.raises(IntegrityError), transaction.atomic():
         Run.objects.create(template=newsletter, anchor_date=ANCHOR, title="dup")
 
 
 def test_the_database_refuses_two_tasks_for_one_ref(newsletter):
-    run = launch(newsletter).run
+    run = launch_result(newsletter).run
     with pytest.raises(IntegrityError), transaction.atomic():
         Task.objects.create(run=run, template_task_ref="write", source="template", title="dup", due_date=ANCHOR)
 
@@ -226,7 +211,7 @@ def test_losing_the_creation_race_reuses_the_winners_run(newsletter, monkeypatch
     unique constraint and we carry on with the winner's run instead of failing."""
     from workflows import services
 
-    winner = launch(newsletter).run
+    winner = launch_result(newsletter).run
 
     class MissesOnce:
         calls = 0
@@ -250,19 +235,19 @@ def test_losing_the_creation_race_reuses_the_winners_run(newsletter, monkeypatch
 
 
 def test_workflow_created_names_template_anchor_and_first_due_task(newsletter, writer, editor):
-    run = launch(newsletter).run
+    run = launch_result(newsletter).run
     created = Notification.objects.filter(type=NotificationType.WORKFLOW_CREATED)
     assert {n.recipient for n in created} == {writer, editor}
     note = created.first()
     assert "Weekly newsletter" in note.title and "2028-02-09" in note.title
     assert "Collect news" in note.body and "2028-02-04" in note.body
     assert (note.run, note.template, note.data["first_task_id"]) == (run, newsletter, str(task_of(run, "collect").pk))
-    launch(newsletter)
+    launch_result(newsletter)
     assert created.count() == 2
 
 
 def test_workflow_created_goes_to_every_member_when_nobody_is_assigned(operator, admin_user, outsider):
-    run = launch(make_template(spec("a"))).run
+    run = launch_result(make_template(spec("a"))).run
     recipients = set(Notification.objects.filter(run=run).values_list("recipient__username", flat=True))
     assert recipients == {"olivia", "adam"}
 
@@ -271,7 +256,7 @@ def test_workflow_created_goes_to_every_member_when_nobody_is_assigned(operator,
 
 
 def test_the_stage_moves_when_the_earliest_stage_resolves_and_notifies_assignees(newsletter, writer, editor):
-    run = launch(newsletter).run
+    run = launch_result(newsletter).run
     task_of(run, "collect").complete()
     run.refresh_from_db()
     assert run.current_stage == "draft"
@@ -285,7 +270,7 @@ def test_the_stage_moves_when_the_earliest_stage_resolves_and_notifies_assignees
 
 
 def test_skipping_a_whole_chain_raises_one_stage_change(newsletter, writer, editor):
-    run = launch(newsletter).run
+    run = launch_result(newsletter).run
     task_of(run, "collect").skip(reason="No issue this week", cascade=True)
     run.refresh_from_db()
     assert (run.status, run.current_stage) == (RunStatus.COMPLETED, "")
@@ -294,7 +279,7 @@ def test_skipping_a_whole_chain_raises_one_stage_change(newsletter, writer, edit
 
 
 def test_the_run_completes_when_every_task_is_resolved_and_reopening_reactivates_it(newsletter):
-    run = launch(newsletter).run
+    run = launch_result(newsletter).run
     run.fill_link(name="Mailchimp newsletter", url="https://mailchi.mp/acme/feb")
     for ref in ("collect", "write", "review", "schedule"):
         task_of(run, ref).complete()
@@ -313,19 +298,19 @@ def test_the_run_completes_when_every_task_is_resolved_and_reopening_reactivates
 
 def test_archiving_the_last_open_task_of_a_stage_moves_the_stage():
     template = make_template(spec("a", stage="draft"), spec("b", stage="review"))
-    run = launch(template).run
+    run = launch_result(template).run
     task_of(run, "a").archive()
     run.refresh_from_db()
     assert run.current_stage == "review"
 
 
 def test_a_top_up_that_reopens_an_earlier_stage_moves_the_stage_back(newsletter):
-    run = launch(newsletter).run
+    run = launch_result(newsletter).run
     task_of(run, "collect").delete()
     task_of(run, "write").delete()
     run.refresh_stage()
     assert run.current_stage == "review"
-    launch(newsletter)
+    launch_result(newsletter)
     run.refresh_from_db()
     assert run.current_stage == "draft"
 
@@ -334,7 +319,7 @@ def test_a_top_up_that_reopens_an_earlier_stage_moves_the_stage_back(newsletter)
 
 
 def test_pause_and_resume(newsletter):
-    run = launch(newsletter).run
+    run = launch_result(newsletter).run
     run.pause()
     assert Run.objects.get(pk=run.pk).status == RunStatus.PAUSED
     refused(run.pause, "invalid_transition")
@@ -347,7 +332,7 @@ def test_pause_and_resume(newsletter):
 
 
 def test_cancel_needs_a_reason_keeps_tasks_and_is_final(newsletter):
-    run = launch(newsletter).run
+    run = launch_result(newsletter).run
     refused(lambda: run.cancel(reason=" "), "reason_required")
     run.pause()
     run.cancel(reason="Newsletter discontinued")
@@ -361,7 +346,7 @@ def test_cancel_needs_a_reason_keeps_tasks_and_is_final(newsletter):
 
 def test_a_completed_run_cannot_be_paused_or_cancelled():
     template = make_template(spec("a"))
-    run = launch(template).run
+    run = launch_result(template).run
     task_of(run, "a").complete()
     run.refresh_from_db()
     refused(run.pause, "invalid_transition")
@@ -369,7 +354,7 @@ def test_a_completed_run_cannot_be_paused_or_cancelled():
 
 
 def test_a_cancelled_run_stays_cancelled_and_silent_when_its_tasks_are_resolved(newsletter):
-    run = launch(newsletter).run
+    run = launch_result(newsletter).run
     run.cancel(reason="Dropped")
     task_of(run, "collect").skip(reason="Dropped", cascade=True)
     run.refresh_from_db()
@@ -380,5 +365,5 @@ def test_a_cancelled_run_stays_cancelled_and_silent_when_its_tasks_are_resolved(
 def test_inactive_assignees_are_not_notified(writer, editor):
     gone = UserFactory(is_active=False)
     template = make_template(spec("a", assignee=gone), spec("b", assignee=editor))
-    launch(template)
+    launch_result(template)
     assert set(Notification.objects.values_list("recipient", flat=True)) == {editor.pk}

@@ -210,3 +210,25 @@ def test_waiting_task_page_shows_follow_up_not_overdue(client, operator):
         body = client.get(f"/tasks/{task.pk}/").content.decode()
     assert "overdue by" not in body
     assert "follow-up due" in body
+
+
+@pytest.mark.django_db
+def test_a_malformed_flag_is_refused_naming_it_and_changes_nothing(client, operator):
+    task = TaskFactory()
+    client.force_login(operator)
+    response = client.post(f"/tasks/{task.pk}/skip/", {"reason": "Not needed", "cascade": "perhaps"})
+    assert response.status_code == 400
+    assert "cascade must be true or false" in response.content.decode()
+    task.refresh_from_db()
+    assert task.status == "todo"
+
+
+@pytest.mark.django_db
+def test_a_follow_up_date_is_read_strictly_like_every_other_door(client, operator):
+    task = TaskFactory()
+    client.force_login(operator)
+    response = client.post(f"/tasks/{task.pk}/wait/", {"waiting_for": "X", "follow_up_at": "20280209", "note": "n"})
+    assert response.status_code == 400
+    assert "follow_up_at: &#x27;20280209&#x27; is not a date in YYYY-MM-DD form." in response.content.decode()
+    task.refresh_from_db()
+    assert task.status == "todo"

@@ -1,4 +1,4 @@
-"""Task life cycle (SPEC §3.2) and dependencies (§3.5) through the model methods."""
+"""Task life cycle and dependencies (``docs/task-states.md``) through the model methods."""
 
 from __future__ import annotations
 
@@ -8,15 +8,8 @@ import pytest
 import time_machine
 from django.db import IntegrityError, transaction
 
-from tests.factories import TaskFactory
-from tests.workflows.engine_factories import (
-    fast_password_hashing,  # noqa: F401  (autouse)
-    launch,
-    make_template,
-    spec,
-    task_of,
-)
-from workflows.errors import DomainError
+from tests.conftest import refused
+from tests.factories import TaskFactory, launch_result, make_template, spec, task_of
 from workflows.models import CommentKind, Task, TaskComment, TaskStatus, add_proof
 from workflows.services import create_manual_task
 
@@ -27,13 +20,6 @@ FOLLOW_UP = dt.date(2028, 2, 5)
 
 def status_entries(task: Task) -> list[tuple[str, str]]:
     return list(task.history.exclude(from_status="").values_list("from_status", "to_status"))
-
-
-def refused(call, code: str) -> DomainError:
-    with pytest.raises(DomainError) as info:
-        call()
-    assert info.value.code == code, info.value.as_dict()
-    return info.value
 
 
 def make_in(status: str, **fields) -> Task:
@@ -336,7 +322,7 @@ def chain():
         spec("send", stage="publish", depends_on=["draft"], requires_proof_note=True),
         spec("report", stage="publish"),
     )
-    run = launch(template).run
+    run = launch_result(template).run
     return {ref: task_of(run, ref) for ref in ("collect", "draft", "review", "send", "report")}
 
 
@@ -351,7 +337,7 @@ def test_start_is_refused_while_a_prerequisite_is_open(chain):
 
 def test_complete_lists_every_open_prerequisite():
     template = make_template(spec("a"), spec("b"), spec("c", depends_on=["a", "b"]))
-    run = launch(template).run
+    run = launch_result(template).run
     error = refused(task_of(run, "c").complete, "blocked_by_dependencies")
     assert sorted(b["title"] for b in error.extra["blocked_by"]) == ["Task a", "Task b"]
 
@@ -462,7 +448,7 @@ def test_open_actionable_and_overdue_querysets():
 
 def test_home_keeps_tasks_of_active_runs_and_drops_paused_and_cancelled_ones():
     template = make_template(spec("a"))
-    active, paused, cancelled = (launch(template, dt.date(2028, 2, d)).run for d in (1, 2, 3))
+    active, paused, cancelled = (launch_result(template, dt.date(2028, 2, d)).run for d in (1, 2, 3))
     paused.pause()
     cancelled.cancel(reason="Sponsor left")
     manual = TaskFactory()
@@ -477,7 +463,7 @@ def test_with_flags_matches_the_python_rules():
         spec("b", depends_on=["a"], requires_link="LinkedIn post URL"),
         spec("c", requires_file=True),
     )
-    run = launch(template).run
+    run = launch_result(template).run
     flags = {t.template_task_ref: (t.is_blocked, t.evidence_missing) for t in Task.objects.with_flags()}
     assert flags == {"a": (False, False), "b": (True, True), "c": (False, True)}
     add_proof(task_of(run, "b"), kind="link", url="https://linkedin.com/p/1")
@@ -486,7 +472,7 @@ def test_with_flags_matches_the_python_rules():
 
 def test_requirement_checks_cost_no_query_when_prefetched(django_assert_num_queries):
     template = make_template(spec("a"), spec("b", depends_on=["a"], requires_link="URL", requires_proof_note=True))
-    launch(template)
+    launch_result(template)
     tasks = list(Task.objects.prefetch_related("proofs", "required_run_links", "dependencies"))
     with django_assert_num_queries(0):
         for task in tasks:
@@ -523,3 +509,30 @@ def test_create_manual_task_validates_and_records_the_creator(operator):
     task = create_manual_task(by=operator, title=" Call bank ", due_date=dt.date(2028, 2, 2), assignee=operator)
     assert (task.title, task.source, task.created_by, task.status) == ("Call bank", "manual", operator, "todo")
     assert not TaskComment.objects.exists()
+
+
+# ---- plain-field edits ------------------------------------------------------------------------
+
+
+def test_edit_writes_the_changed_fields_and_one_history_entry_naming_old_and_new_values(operator):
+    task = TaskFactory(title="Draft", area="Ops")
+    task.edit({"title": "Draft the newsletter", "area": "Ops", "assignee": operator}, by=operator)
+    task.refresh_from_db()
+    assert (task.title, task.assignee) == ("Draft the newsletter", operator)
+    (entry,) = task.history.filter(kind=CommentKind.EVENT)
+    assert entry.body == "Edited title, assignee."
+    assert entry.data == {"changes": {"title": ["Draft", "Draft the newsletter"], "assignee": [None, "olivia"]}}
+
+
+def test_edit_refuses_a_requirement_change_on_a_done_task_and_changes_nothing():
+    task = make_in(TaskStatus.DONE)
+    error = refused(lambda: task.edit({"requires_file": True, "title": "New"}), "task_resolved")
+    assert (error.status, error.extra["fields"]) == (409, ["requires_file"])
+    task.refresh_from_db()
+    assert (task.requires_file, task.history.filter(kind=CommentKind.EVENT).exists()) == (False, False)
+
+
+def test_edit_refuses_an_assignee_outside_the_portal(outsider):
+    task = TaskFactory()
+    refused(lambda: task.edit({"assignee": outsider}), "validation_error")
+    assert Task.objects.get(pk=task.pk).assignee is None

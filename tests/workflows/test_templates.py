@@ -1,26 +1,15 @@
-"""Saving, validating and cloning workflow templates (SPEC §3.5 cycles, §4.3, §9.1 templates)."""
+"""Saving, validating and cloning workflow templates (``docs/concepts.md``, ``docs/api.md``)."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.workflows.engine_factories import (
-    fast_password_hashing,  # noqa: F401  (autouse)
-    make_template,
-    spec,
-)
-from workflows.errors import DomainError
+from tests.conftest import refused
+from tests.factories import make_template, spec
 from workflows.models import TemplateTask, TriggerType, WorkflowTemplate, find_dependency_cycle
 from workflows.services import clone_template, save_template, template_task_specs
 
 pytestmark = pytest.mark.django_db
-
-
-def refused(call, code: str) -> DomainError:
-    with pytest.raises(DomainError) as info:
-        call()
-    assert info.value.code == code, info.value.as_dict()
-    return info.value
 
 
 def save(*tasks, **data):
@@ -193,3 +182,42 @@ def test_clone_needs_a_fresh_name():
     refused(lambda: clone_template(template=original, name=""), "validation_error")
     refused(lambda: clone_template(template=original, name="tax REPORT"), "validation_error")
     assert WorkflowTemplate.objects.count() == 1
+
+
+# ---- lifecycle: archive, restore, trigger -------------------------------------------------------------
+
+
+@pytest.fixture
+def announcements():
+    from workflows.signals import template_saved
+
+    heard: list = []
+
+    def listen(sender, template, **kwargs):
+        heard.append(template.pk)
+
+    template_saved.connect(listen, dispatch_uid="test.template_saved")
+    yield heard
+    template_saved.disconnect(dispatch_uid="test.template_saved")
+
+
+def test_archive_and_restore_announce_the_template_once_each_and_only_on_a_change(announcements):
+    template = make_template(spec("a"))
+    announcements.clear()
+    template.archive()
+    template.archive()  # already archived: nothing happens, nothing is announced
+    assert WorkflowTemplate.objects.get(pk=template.pk).archived_at is not None
+    template.restore()
+    assert WorkflowTemplate.objects.get(pk=template.pk).archived_at is None
+    assert announcements == [template.pk, template.pk]
+
+
+def test_pausing_an_automatic_trigger_announces_once_and_a_manual_template_has_none_to_pause(announcements):
+    automatic = make_template(spec("a"), trigger_type=TriggerType.AUTOMATIC, trigger_schedule="0 9 * * 1")
+    manual = make_template(spec("a"))
+    announcements.clear()
+    automatic.set_trigger_enabled(False)
+    assert WorkflowTemplate.objects.get(pk=automatic.pk).trigger_enabled is False
+    assert announcements == [automatic.pk]
+    refused(lambda: manual.set_trigger_enabled(False), "invalid_transition")
+    assert announcements == [automatic.pk]

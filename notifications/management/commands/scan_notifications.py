@@ -1,5 +1,5 @@
-"""``manage.py scan_notifications [--at ISO-DATETIME]``: the notification scanner (docs/notifications.md),
-printing counts."""
+"""``manage.py scan_notifications [--at ISO-DATETIME]``: the notification scanner
+(``docs/notifications.md``), printing counts."""
 
 from __future__ import annotations
 

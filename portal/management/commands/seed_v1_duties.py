@@ -1,4 +1,4 @@
-"""``manage.py seed_v1_duties``: the V1 recurring duties and automatic templates (SPEC §11)."""
+"""``manage.py seed_v1_duties``: the V1 recurring duties and automatic templates."""
 
 from __future__ import annotations
 

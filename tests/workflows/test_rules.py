@@ -1,0 +1,177 @@
+"""Each attention rule has one definition (a QuerySet condition with the matching model method)
+and every layer — run risk, Operations Home, the scanner, the admin — answers with it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+import pytest
+import time_machine
+from django.urls import reverse
+
+from notifications.models import Notification, NotificationType
+from notifications.scanner import scan
+from portal.selectors import home_groups, risk_cards
+from tests.factories import ProofFactory, RunFactory, TaskFactory
+from workflows.models import ProofKind, Run, Task, TaskSource, TaskStatus
+
+pytestmark = pytest.mark.django_db
+
+TODAY = dt.date(2028, 2, 9)
+YESTERDAY, TOMORROW = TODAY - dt.timedelta(days=1), TODAY + dt.timedelta(days=1)
+NOON = dt.datetime(2028, 2, 9, 12, tzinfo=dt.UTC)
+
+
+def task(status: str, due: dt.date, **values) -> Task:
+    extra: dict = {}
+    if status == TaskStatus.WAITING:
+        extra = {"waiting_for": "Sponsor reply", "follow_up_at": TOMORROW}
+    elif status == TaskStatus.DONE:
+        extra = {"completed_at": NOON}
+    return TaskFactory(status=status, due_date=due, **{"title": f"{status} due {due}", **extra, **values})
+
+
+def grid(**values) -> list[Task]:
+    """One task per status and due date (yesterday, today, tomorrow)."""
+    return [
+        task(status, due, **values)
+        for status, due in itertools.product(TaskStatus.values, (YESTERDAY, TODAY, TOMORROW))
+    ]
+
+
+def titles(tasks) -> set[str]:
+    return {t.title for t in tasks}
+
+
+def test_overdue_is_todo_or_in_progress_due_before_today_and_never_waiting_work():
+    tasks = grid()
+    expected = {"todo due 2028-02-08", "in_progress due 2028-02-08"}
+    assert titles(Task.objects.overdue(TODAY)) == expected
+    assert titles(t for t in tasks if t.is_overdue(TODAY)) == expected
+    assert {t.title: t.overdue_days(TODAY) for t in tasks if t.overdue_days(TODAY)} == dict.fromkeys(expected, 1)
+
+
+def test_follow_up_due_is_waiting_work_whose_follow_up_date_has_come_whatever_its_due_date():
+    waiting = [
+        task(TaskStatus.WAITING, TOMORROW, follow_up_at=follow_up, title=f"follow up {follow_up}")
+        for follow_up in (YESTERDAY, TODAY, TOMORROW)
+    ]
+    others = grid(follow_up_at=YESTERDAY)  # a follow-up date on work that is not waiting is not due
+    expected = {"follow up 2028-02-08", "follow up 2028-02-09"} | {
+        f"waiting due {due}" for due in (YESTERDAY, TODAY, TOMORROW)
+    }
+    assert titles(Task.objects.follow_ups_due(TODAY)) == expected
+    assert titles(t for t in waiting + others if t.is_follow_up_due(TODAY)) == expected
+
+
+def test_missing_evidence_is_open_work_due_today_or_earlier_with_a_requirement_unmet():
+    tasks = grid(requires_file=True)
+    proven = task(TaskStatus.TODO, TODAY, requires_file=True, title="proven")
+    ProofFactory(task=proven, kind=ProofKind.NOTE)  # the wrong kind of proof meets nothing
+    ProofFactory(task=task(TaskStatus.TODO, TODAY, requires_proof_note=True, title="noted"), kind=ProofKind.NOTE)
+    task(TaskStatus.TODO, YESTERDAY, title="no requirement")
+    expected = {
+        f"{status} due {due}"
+        for status in (TaskStatus.TODO, TaskStatus.IN_PROGRESS, TaskStatus.WAITING)
+        for due in (YESTERDAY, TODAY)
+    } | {"proven"}
+    assert titles(Task.objects.missing_evidence(TODAY)) == expected
+    assert titles(Task.objects.with_flags().missing_evidence(TODAY)) == expected
+    # The model method agrees, from the SQL flag and, without it, from the proofs themselves.
+    assert titles(t for t in Task.objects.with_flags() if t.is_missing_evidence(TODAY)) == expected
+    assert titles(t for t in Task.objects.all() if t.is_missing_evidence(TODAY)) == expected
+    assert len(tasks) == 15
+
+
+def run_with(*tasks: dict) -> Run:
+    run = RunFactory()
+    for number, values in enumerate(tasks):
+        status = values.pop("status", TaskStatus.TODO)
+        task(
+            status,
+            values.pop("due", TOMORROW),
+            run=run,
+            source=TaskSource.TEMPLATE,
+            template_task_ref=f"t{number}",
+            **values,
+        )
+    return run
+
+
+@pytest.fixture
+def runs() -> dict[str, Run]:
+    return {
+        "overdue": run_with({"due": YESTERDAY}),
+        "follow-up due": run_with({"status": TaskStatus.WAITING, "follow_up_at": TODAY}),
+        "missing evidence": run_with({"due": TODAY, "requires_file": True}),
+        "waiting": run_with({"status": TaskStatus.WAITING, "follow_up_at": TOMORROW, "due": YESTERDAY}),
+        "evidence not yet due": run_with({"due": TOMORROW, "requires_file": True}),
+        "done late": run_with({"status": TaskStatus.DONE, "due": YESTERDAY}),
+    }
+
+
+AT_RISK = {"overdue", "follow-up due", "missing evidence"}
+
+
+def test_a_run_is_at_risk_with_overdue_work_a_follow_up_due_or_missing_evidence(runs):
+    names = {run.pk: name for name, run in runs.items()}
+    annotated = Run.objects.with_risk(TODAY)
+    assert {names[r.pk] for r in annotated.at_risk()} == AT_RISK
+    assert {names[r.pk] for r in annotated.on_track()} == set(runs) - AT_RISK
+    assert {names[r.pk] for r in annotated if r.risk()["at_risk"]} == AT_RISK
+    assert {names[r.pk] for r in risk_cards(today=TODAY) if r.at_risk} == AT_RISK
+
+
+def test_the_admin_risk_filter_lists_the_runs_at_risk(client, admin_user, runs):
+    names = {run.pk: name for name, run in runs.items()}
+    url = reverse("admin:workflows_run_changelist")
+    with time_machine.travel(NOON):
+        client.force_login(admin_user)
+        at_risk = client.get(url, {"risk": "at_risk"}).context["cl"].result_list
+        on_track = client.get(url, {"risk": "on_track"}).context["cl"].result_list
+    assert {names[r.pk] for r in at_risk} == AT_RISK
+    assert {names[r.pk] for r in on_track} == set(runs) - AT_RISK
+
+
+def test_run_risk_counts_use_the_task_rules(runs):
+    risk = {name: Run.objects.with_risk(TODAY).get(pk=run.pk).risk() for name, run in runs.items()}
+    assert [
+        risk["overdue"]["overdue"],
+        risk["follow-up due"]["follow_ups_due"],
+        risk["missing evidence"]["missing_evidence"],
+    ] == [1, 1, 1]
+    assert risk["waiting"]["overdue"] == 0  # waiting work is never overdue
+    assert risk["evidence not yet due"]["missing_evidence"] == 0
+
+
+def test_the_admin_missing_evidence_filter_agrees_with_home(client, admin_user):
+    """A requirement on work not yet due is no alarm anywhere; work due today with a requirement
+    unmet is on Home's missing-evidence group and in the admin's filter, and what else the
+    admin lists is overdue or follow-up-due work that Home ranks higher."""
+    due_today = task(TaskStatus.TODO, TODAY, requires_file=True, title="due today")
+    overdue = task(TaskStatus.IN_PROGRESS, YESTERDAY, requires_file=True, title="overdue")
+    task(TaskStatus.TODO, TOMORROW, requires_file=True, title="due tomorrow")
+    task(TaskStatus.TODO, TODAY, title="nothing required")
+    url = reverse("admin:workflows_task_changelist")
+    with time_machine.travel(NOON):
+        client.force_login(admin_user)
+        listed = client.get(url, {"attention": "missing_evidence"}).context["cl"].result_list
+        flags = {t.title: t for t in client.get(url).context["cl"].result_list}
+    groups, counts = home_groups(today=TODAY)
+    assert titles(groups["missing_evidence"]) == {"due today"}
+    assert titles(listed) == {"due today", "overdue"}
+    assert titles(groups["overdue"]) == {"overdue"}
+    assert titles(listed) == titles(Task.objects.missing_evidence(TODAY))
+    model_admin_flags = {title: t.is_missing_evidence(TODAY) for title, t in flags.items()}
+    assert model_admin_flags == {"due today": True, "overdue": True, "due tomorrow": False, "nothing required": False}
+    assert due_today.pk and overdue.pk
+
+
+def test_the_scanner_raises_missing_evidence_for_exactly_the_rule(operator):
+    task(TaskStatus.TODO, TODAY, requires_file=True, title="due today", assignee=operator)
+    task(TaskStatus.WAITING, YESTERDAY, requires_file=True, title="waiting", assignee=operator)
+    task(TaskStatus.TODO, TOMORROW, requires_file=True, title="due tomorrow", assignee=operator)
+    scan(NOON)
+    raised = Notification.objects.filter(type=NotificationType.MISSING_EVIDENCE)
+    assert titles(n.task for n in raised) == titles(Task.objects.missing_evidence(TODAY)) == {"due today", "waiting"}

@@ -1,0 +1,245 @@
+"""Runs of a template, their risk and their shared links."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from django.core.validators import MaxLengthValidator
+from django.db import models, transaction
+from django.db.models import Count, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.urls import reverse
+from django.utils import timezone
+
+from ..errors import DomainError
+from ..signals import run_stage_changed
+from .base import (
+    MAX_TEXT_LENGTH,
+    OPEN_STATUSES,
+    RESOLVED_STATUSES,
+    RunStatus,
+    TaskStatus,
+    User,
+    _choices_check,
+    check_text_length,
+)
+from .templates import WorkflowTemplate
+
+
+class RunQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(status=RunStatus.ACTIVE)
+
+    @staticmethod
+    def at_risk_q() -> Q:
+        """At risk: a run with overdue work, a follow-up due or missing evidence (counts of
+        :meth:`with_risk`); waiting and blocked work alone do not put a run at risk."""
+        return Q(risk_overdue__gt=0) | Q(risk_follow_ups_due__gt=0) | Q(risk_missing_evidence__gt=0)
+
+    def with_risk(self, today: dt.date):
+        """Annotate each run with its risk counts, ``at_risk``, progress and next due task — all
+        as subqueries, so the number of queries never depends on the number of runs. The counts
+        use the task rules of :class:`TaskQuerySet`."""
+        from .tasks import Task  # tasks belong to runs: imported when first needed
+
+        tasks = Task.objects.filter(run=OuterRef("pk"), archived_at__isnull=True)
+
+        def count(qs):
+            return Coalesce(
+                Subquery(qs.order_by().values("run").annotate(n=Count("pk")).values("n")[:1]),
+                Value(0),
+            )
+
+        flagged = Task.objects.with_flags().filter(run=OuterRef("pk"), archived_at__isnull=True)
+        next_due = (
+            flagged.filter(status__in=OPEN_STATUSES, is_blocked=False)
+            .order_by("due_date", "due_time", "title")
+            .values("pk")[:1]
+        )
+        return self.annotate(
+            risk_total=count(tasks),
+            risk_resolved=count(tasks.filter(status__in=RESOLVED_STATUSES)),
+            risk_overdue=count(tasks.overdue(today)),
+            risk_waiting=count(tasks.filter(status=TaskStatus.WAITING)),
+            risk_follow_ups_due=count(tasks.follow_ups_due(today)),
+            risk_missing_evidence=count(flagged.missing_evidence(today)),
+            risk_blocked=count(flagged.filter(status__in=OPEN_STATUSES, is_blocked=True)),
+            risk_next_due_task_id=Subquery(next_due),
+        ).annotate(at_risk=models.ExpressionWrapper(self.at_risk_q(), output_field=models.BooleanField()))
+
+    def at_risk(self):
+        """Runs at risk; needs :meth:`with_risk`."""
+        return self.filter(at_risk=True)
+
+    def on_track(self):
+        """Runs not at risk; needs :meth:`with_risk`."""
+        return self.filter(at_risk=False)
+
+
+class Run(models.Model):
+    """One instance of a template for one anchor date, holding its tasks."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    template = models.ForeignKey(WorkflowTemplate, on_delete=models.PROTECT, related_name="runs")
+    anchor_date = models.DateField()
+    trigger_date = models.DateField(null=True, blank=True, help_text="Run date of an automatic trigger.")
+    title = models.CharField(max_length=300)
+    status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.ACTIVE, db_index=True)
+    current_stage = models.CharField(max_length=100, blank=True)
+    cancel_reason = models.TextField(blank=True, validators=[MaxLengthValidator(MAX_TEXT_LENGTH)])
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = RunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-anchor_date", "title"]
+        constraints = [
+            models.UniqueConstraint(fields=["template", "anchor_date"], name="run_unique_anchor_date"),
+            # One run per trigger date of an automatic template, whatever lead it was created with.
+            models.UniqueConstraint(
+                fields=["template", "trigger_date"],
+                condition=models.Q(trigger_date__isnull=False),
+                name="run_unique_trigger_date",
+            ),
+            _choices_check("status", RunStatus, "run_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def save(self, *args, **kwargs):
+        self.updated_at = timezone.now()
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("run-detail", args=[self.pk])
+
+    def risk(self) -> dict:
+        """The risk card of an annotated run (``Run.objects.with_risk(today)``)."""
+        return {
+            "overdue": self.risk_overdue,
+            "waiting": self.risk_waiting,
+            "follow_ups_due": self.risk_follow_ups_due,
+            "missing_evidence": self.risk_missing_evidence,
+            "blocked": self.risk_blocked,
+            "next_due_task": self.risk_next_due_task_id,
+            "at_risk": bool(self.at_risk),
+            "progress": {"resolved": self.risk_resolved, "total": self.risk_total},
+        }
+
+    def _locked(self) -> Run:
+        return Run.objects.select_for_update(no_key=True).get(pk=self.pk)
+
+    def refresh_stage(self, *, announce: bool = True) -> None:
+        """Current stage = the earliest stage (template order) that still has open tasks; when
+        every task is resolved the run is completed (and reopened work re-activates it). A move
+        raises ``run_stage_changed`` unless ``announce`` is off (a brand-new run announces itself
+        with ``workflow-created`` instead) or the run is cancelled (nobody works on it any more)."""
+        with transaction.atomic():
+            run = self._locked()
+            order = run.template.stage_order()
+            open_stages = set(
+                run.tasks.filter(status__in=OPEN_STATUSES, archived_at__isnull=True).values_list("stage", flat=True)
+            )
+            previous_stage, previous_status = run.current_stage, run.status
+            if open_stages:
+                new_stage = min(open_stages, key=lambda s: (order.get(s, len(order)), s))
+                if run.status == RunStatus.COMPLETED:
+                    run.status = RunStatus.ACTIVE
+                    run.completed_at = None
+            else:
+                new_stage = ""
+                if run.status in (RunStatus.ACTIVE, RunStatus.PAUSED) and run.tasks.exists():
+                    run.status = RunStatus.COMPLETED
+                    run.completed_at = timezone.now()
+            run.current_stage = new_stage
+            if (new_stage, run.status) != (previous_stage, previous_status):
+                run.save()
+            self.__dict__.update(
+                {k: getattr(run, k) for k in ("status", "current_stage", "completed_at", "updated_at")}
+            )
+            if new_stage != previous_stage and announce and run.status != RunStatus.CANCELLED:
+                # Sent inside the transaction so the notifications commit (or roll back) with it.
+                run_stage_changed.send(sender=Run, run=run, from_stage=previous_stage, to_stage=new_stage)
+
+    def pause(self, *, by=None) -> None:
+        with transaction.atomic():
+            run = self._locked()
+            if run.status != RunStatus.ACTIVE:
+                raise DomainError("invalid_transition", f"Only an active run can be paused; this run is {run.status}.")
+            run.status = RunStatus.PAUSED
+            run.save()
+            self.status = run.status
+
+    def resume(self, *, by=None) -> None:
+        with transaction.atomic():
+            run = self._locked()
+            if run.status != RunStatus.PAUSED:
+                raise DomainError("invalid_transition", f"Only a paused run can be resumed; this run is {run.status}.")
+            run.status = RunStatus.ACTIVE
+            run.save()
+            self.status = run.status
+
+    def cancel(self, *, reason: str, by=None) -> None:
+        reason = (reason or "").strip()
+        if not reason:
+            raise DomainError("reason_required", "A reason is required to cancel a run.", missing=["reason"])
+        check_text_length(reason, "reason")
+        with transaction.atomic():
+            run = self._locked()
+            if run.status not in (RunStatus.ACTIVE, RunStatus.PAUSED):
+                raise DomainError("invalid_transition", f"A {run.status} run cannot be cancelled.")
+            run.status = RunStatus.CANCELLED
+            run.cancel_reason = reason
+            run.save()
+            self.status, self.cancel_reason = run.status, run.cancel_reason
+
+    def fill_link(self, *, name: str, url: str, by=None) -> RunLink:
+        """Fill (or change) one of the template's named run links."""
+        from django.core.exceptions import ValidationError
+        from django.core.validators import URLValidator
+
+        name = (name or "").strip()
+        url = (url or "").strip()
+        link = self.links.filter(name=name).first()
+        if link is None:
+            known = ", ".join(f"'{n}'" for n in self.links.values_list("name", flat=True)) or "none"
+            raise DomainError("unknown_run_link", f"This run has no link named '{name}' (known: {known}).")
+        if not url:
+            raise DomainError("validation_error", "A URL is required.", missing=["url"])
+        check_text_length(url, "url", limit=RunLink._meta.get_field("url").max_length)
+        try:
+            URLValidator(schemes=["http", "https"])(url)
+        except ValidationError:
+            raise DomainError("validation_error", f"'{url}' is not a valid http(s) URL.") from None
+        link.url = url
+        link.updated_by = by if getattr(by, "is_authenticated", False) else None
+        link.updated_at = timezone.now()
+        link.save()
+        return link
+
+
+class RunLink(models.Model):
+    """A named URL shared by a whole run (e.g. "Mailchimp newsletter"), visible on each task."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="links")
+    name = models.CharField(max_length=200)
+    url = models.URLField(max_length=2000, blank=True)
+    updated_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "name"]
+        constraints = [models.UniqueConstraint(fields=["run", "name"], name="run_link_name_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_filled(self) -> bool:
+        return bool(self.url)
