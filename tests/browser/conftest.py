@@ -107,7 +107,7 @@ def operator_page(page, browser_operator, live_server):
 
 
 def assert_no_horizontal_overflow(page) -> None:
-    """The page must not scroll sideways: nothing wider than the viewport (SPEC §6, 390 px)."""
+    """The page must not scroll sideways: nothing wider than the viewport (docs/home.md: usable at 390 px)."""
     width = page.evaluate("document.documentElement.scrollWidth")
     viewport = page.evaluate("window.innerWidth")
     if width <= viewport:
