@@ -215,3 +215,20 @@ def test_start_today_uses_a_constant_number_of_queries(operator, django_assert_m
     build(60)
     with django_assert_max_num_queries(len(small.captured_queries)):
         start_today(user=operator, today=TODAY)
+
+
+def test_the_task_page_shows_the_typical_time_from_history(client, operator):
+    config = _config(estimate_minutes=45)
+    for offset, minutes in ((1, 20), (2, 30), (3, 40)):
+        _occurrence(config, TODAY - dt.timedelta(days=offset), minutes, by=operator)
+    task = TaskFactory(
+        source=TaskSource.RECURRING,
+        recurring_config=config,
+        window_date=TODAY,
+        due_date=TODAY,
+        assignee=operator,
+        estimate_minutes=45,
+    )
+    client.force_login(operator)
+    page = client.get(f"/tasks/{task.pk}/").content.decode()
+    assert "usually ~30 min" in page and "estimate 45 min" in page

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from .errors import DomainError
 from .forms import TASK_PAGE_FORMS, HomeOriginForm, RunPageForm
+from .history import attach_typical_minutes, typical_minutes_of
 from .models import (
     Proof,
     Run,
@@ -49,7 +50,10 @@ def _task_queryset():
 
 def _task_context(task: Task, **extra) -> dict:
     today = portal_today()
+    typical_minutes, typical_from_history = typical_minutes_of(task)
     return {
+        "typical_minutes": typical_minutes,
+        "typical_from_history": typical_from_history,
         "task": task,
         "today": today,
         "requirements": task.requirements(),
@@ -132,6 +136,7 @@ def _home_row_context(request: HttpRequest, pk, **extra) -> dict:
     )
     if task is not None:
         task.days_overdue = task.overdue_days(day)
+        attach_typical_minutes([task])
     return {
         "task": task,
         "home_date": day,
