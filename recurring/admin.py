@@ -246,7 +246,8 @@ class RecurringConfigAdmin(AssigneeChoicesMixin, DomainErrorMessagesMixin, Delet
 
     @admin.display(description="Next 5 fire times")
     def next_fire_times(self, config: RecurringConfig) -> str:
-        if not config.pk:
+        # A new config already has its UUID before it is saved: ask Django whether it is stored.
+        if config._state.adding:
             return "Shown after saving."
         fires = config.upcoming_fire_times(after=timezone.now())
         if not fires:
@@ -263,7 +264,7 @@ class RecurringConfigAdmin(AssigneeChoicesMixin, DomainErrorMessagesMixin, Delet
 
     @admin.display(description="Last run")
     def last_run(self, config: RecurringConfig) -> str:
-        run = config.last_run if config.pk else None
+        run = None if config._state.adding else config.last_run
         if run is None:
             return "Never"
         text = f"{run.at:%Y-%m-%d %H:%M} UTC · {run.get_status_display()} ({run.generated} generated)"
@@ -275,7 +276,7 @@ class RecurringConfigAdmin(AssigneeChoicesMixin, DomainErrorMessagesMixin, Delet
     def generated(self, config: RecurringConfig) -> int:
         count = getattr(config, "generated_count", None)
         if count is None:
-            return Task.objects.filter(recurring_config=config).count() if config.pk else 0
+            return 0 if config._state.adding else Task.objects.filter(recurring_config=config).count()
         return count
 
     @admin.display(description="Next fire time")
@@ -287,7 +288,7 @@ class RecurringConfigAdmin(AssigneeChoicesMixin, DomainErrorMessagesMixin, Delet
 
     @admin.display(description="Backfill")
     def backfill_link(self, config: RecurringConfig) -> str:
-        if not config.pk:
+        if config._state.adding:
             return "—"
         url = reverse("admin:recurring_recurringconfig_backfill", args=[config.pk])
         return format_html('<a href="{}">Backfill a date range…</a> (dry-run preview first)', url)

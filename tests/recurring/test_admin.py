@@ -358,3 +358,9 @@ def test_acknowledging_a_failure_needs_a_note(admin_client, admin_user):
     assert run.acknowledgement_note == "Disk was full; cleaned up."
     assert run.acknowledged_by == admin_user
     assert "⚠ Needs attention" not in admin_client.get(RUNS).content.decode()
+
+
+def test_the_add_page_says_what_appears_after_saving_and_runs_no_history_queries(admin_client):
+    page = admin_client.get("/admin/recurring/recurringconfig/add/").content.decode()
+    assert "Shown after saving." in page
+    assert "Backfill a date range" not in page
