@@ -28,8 +28,8 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db.models import Case as SqlCase
 from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Value, When
-from django.db.models.functions import TruncDate
 
+from workflows.calendar_sql import LocalDate
 from workflows.history import attach_typical_minutes, duration_expression, with_resolved_at
 from workflows.models import (
     ACTIONABLE_STATUSES,
@@ -202,7 +202,9 @@ def streak(*, user, today: dt.date) -> int:
     days = (
         with_resolved_at(Task.objects.filter(assignee=user, archived_at__isnull=True))
         .filter(due_date__gte=since, due_date__lte=today)
-        .annotate(resolved_day=TruncDate("resolved_at", tzinfo=_zone()))
+        .annotate(
+            resolved_day=LocalDate("resolved_at", zone=_zone(), start=_day_bounds(since)[0], end=_day_bounds(today)[1])
+        )
         .values("due_date")
         .annotate(due=Count("pk"), on_time=Count("pk", filter=Q(resolved_day__lte=F("due_date"))))
         .order_by("-due_date")

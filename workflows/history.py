@@ -21,6 +21,7 @@ from django.db.models import Case, DurationField, ExpressionWrapper, F, OuterRef
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from .calendar_sql import MinutesBetween
 from .models import RESOLVED_STATUSES, Task, TaskComment, TaskStatus
 
 TYPICAL_DAYS = 90
@@ -92,15 +93,20 @@ def typical_durations(keys: Iterable[DutyKey], *, now: dt.datetime | None = None
             # Completing straight from to do stamps both instants at once: that is no timing.
             started_at__lt=F("completed_at"),
         )
-        .annotate(duration=duration_expression())
+        # Minutes computed by the database itself (no per-row callbacks on SQLite).
+        .annotate(duration=MinutesBetween("started_at", "completed_at"))
         .values_list("recurring_config_id", "run__template_id", "template_task_ref", "duration")
     )
-    samples: dict[DutyKey, list[dt.timedelta]] = defaultdict(list)
+    samples: dict[DutyKey, list[float]] = defaultdict(list)
     for config_id, template_id, ref, duration in rows:
         key = ("config", config_id) if config_id else ("template", template_id, ref)
         if key in keys:
             samples[key].append(duration)
-    return {key: median_minutes(values) for key, values in samples.items() if len(values) >= TYPICAL_MIN_SAMPLES}
+    return {
+        key: median_minutes(dt.timedelta(minutes=value) for value in values)
+        for key, values in samples.items()
+        if len(values) >= TYPICAL_MIN_SAMPLES
+    }
 
 
 def attach_typical_minutes(tasks: list[Task], *, now: dt.datetime | None = None) -> list[Task]:
