@@ -187,6 +187,12 @@ def resolved_today(*, user, today: dt.date) -> list[Task]:
     )
     return list(
         with_resolved_at(Task.objects.filter(status__in=RESOLVED_STATUSES, archived_at__isnull=True))
+        # Cheap necessary conditions first (a skip saves the task, so it was updated today), so
+        # the exact instant below is worked out for today's few candidates, not every task.
+        .filter(
+            Q(status=TaskStatus.DONE, completed_at__gte=start, completed_at__lt=end)
+            | Q(status=TaskStatus.SKIPPED, updated_at__gte=start)
+        )
         .filter(resolved_at__gte=start, resolved_at__lt=end)
         .filter(Q(assignee=user) | Exists(resolved_by_user))
         .annotate(worked=duration_expression())
