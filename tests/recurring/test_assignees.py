@@ -9,8 +9,8 @@ from django.contrib.auth.models import Group
 
 from recurring.models import RecurringConfig
 from recurring.services import save_config
+from tests.conftest import refused
 from tests.factories import UserFactory
-from workflows.errors import DomainError
 from workflows.members import OPERATORS
 
 pytestmark = pytest.mark.django_db
@@ -18,12 +18,6 @@ pytestmark = pytest.mark.django_db
 CONFIGS_API = "/api/v1/recurring-configs/"
 CONFIGS_ADMIN = "/admin/recurring/recurringconfig/"
 VALID = {"title": "Handle Slack invites", "cron_expression": "0 9 * * *", "timezone": "UTC"}
-
-
-def refused(call) -> DomainError:
-    with pytest.raises(DomainError) as info:
-        call()
-    return info.value
 
 
 def leaves_the_portal(user) -> None:
@@ -44,9 +38,11 @@ def test_operators_admins_and_superusers_can_be_assigned_recurring_work(who, req
 
 @pytest.mark.parametrize("as_object", [False, True], ids=["username", "user"])
 def test_the_service_refuses_a_user_who_is_not_a_portal_member_naming_them(outsider, as_object):
-    error = refused(lambda: save_config(data={**VALID, "assignee": outsider if as_object else "oscar"}))
+    error = refused(
+        lambda: save_config(data={**VALID, "assignee": outsider if as_object else "oscar"}), "validation_error"
+    )
 
-    assert (error.code, error.extra["field"]) == ("validation_error", "assignee")
+    assert error.extra["field"] == "assignee"
     assert "'oscar' is not one" in error.detail
     assert not RecurringConfig.objects.exists()
 
@@ -55,8 +51,8 @@ def test_the_service_refuses_an_inactive_or_unknown_user(operator):
     operator.is_active = False
     operator.save()
 
-    assert refused(lambda: save_config(data={**VALID, "assignee": "olivia"})).code == "unknown_user"
-    assert refused(lambda: save_config(data={**VALID, "assignee": "nobody"})).code == "unknown_user"
+    refused(lambda: save_config(data={**VALID, "assignee": "olivia"}), "unknown_user")
+    refused(lambda: save_config(data={**VALID, "assignee": "nobody"}), "unknown_user")
     assert not RecurringConfig.objects.exists()
 
 
@@ -67,19 +63,23 @@ def test_a_former_member_stays_on_their_own_config_but_cannot_be_given_new_work(
     kept = save_config(
         config=RecurringConfig.objects.get(pk=config.pk), data={"title": "Renamed", "assignee": "olivia"}
     )
-    error = refused(lambda: save_config(data={**VALID, "title": "Another duty", "assignee": "olivia"}))
+    error = refused(
+        lambda: save_config(data={**VALID, "title": "Another duty", "assignee": "olivia"}), "validation_error"
+    )
 
     assert (kept.title, kept.assignee) == ("Renamed", operator)
-    assert (error.code, "'olivia'" in error.detail) == ("validation_error", True)
+    assert "'olivia'" in error.detail
     assert RecurringConfig.objects.count() == 1
 
 
 def test_a_config_cannot_be_reassigned_to_a_non_member(operator, outsider):
     config = save_config(data={**VALID, "assignee": "olivia"})
 
-    error = refused(lambda: save_config(config=RecurringConfig.objects.get(pk=config.pk), data={"assignee": "oscar"}))
+    refused(
+        lambda: save_config(config=RecurringConfig.objects.get(pk=config.pk), data={"assignee": "oscar"}),
+        "validation_error",
+    )
 
-    assert error.code == "validation_error"
     assert RecurringConfig.objects.get(pk=config.pk).assignee == operator
 
 
