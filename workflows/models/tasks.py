@@ -201,6 +201,19 @@ class Task(models.Model):
             models.Index(fields=["status", "due_date"], name="task_status_due"),
             models.Index(fields=["assignee", "status"], name="task_assignee_status"),
             models.Index(fields=["follow_up_at"], name="task_follow_up"),
+            # Operations Home and the task list read a group's first rows along these (its
+            # condition and its leading order), instead of sorting every candidate.
+            models.Index(
+                fields=["due_date", "due_time"],
+                condition=Q(status__in=ACTIONABLE_STATUSES, archived_at__isnull=True),
+                name="task_home_actionable_due",
+            ),
+            models.Index(
+                fields=["follow_up_at"],
+                condition=Q(status=TaskStatus.WAITING, archived_at__isnull=True),
+                name="task_home_waiting_follow_up",
+            ),
+            models.Index(fields=["due_date", "id"], name="task_list_due_id"),
         ]
 
     def __str__(self) -> str:
