@@ -40,7 +40,8 @@ from django.db.models.functions import RowNumber
 
 from workflows.errors import DomainError
 from workflows.models import (
-    ACTIONABLE_STATUSES,
+    HOME_GROUPS,
+    HOME_UPCOMING_DAYS,
     PRIORITY_RANK,
     Proof,
     Run,
@@ -48,7 +49,6 @@ from workflows.models import (
     TaskStatus,
 )
 
-HOME_GROUPS = ("follow_ups_due", "overdue", "missing_evidence", "today", "waiting", "upcoming")
 EMPTY_STATES = {
     "follow_ups_due": "No follow-ups due",
     "overdue": "No overdue work",
@@ -59,7 +59,7 @@ EMPTY_STATES = {
     "automation_failures": "No automation failures",
     "runs": "No active workflow runs",
 }
-UPCOMING_DAYS = 7
+UPCOMING_DAYS = HOME_UPCOMING_DAYS
 #: Home looks ``UPCOMING_DAYS`` ahead; a later day would take that window off the calendar.
 LAST_HOME_DATE = dt.date.max - dt.timedelta(days=UPCOMING_DAYS)
 DEFAULT_GROUP_LIMIT = 100
@@ -82,29 +82,10 @@ class HomeData:
     automation_failures: list = field(default_factory=list)
 
 
-def home_group_conditions(today: dt.date) -> dict[str, Q]:
-    """Each group's membership as a condition of its own, built from the rules of
-    ``TaskQuerySet`` (``docs/home.md``). They exclude each other — precedence is written into
-    them — so each group can be read on its own with an index (its status and date), and
-    :func:`home_group_rank` is the same conditions as one ``CASE``. Needs the
-    ``evidence_missing`` annotation of ``with_flags()``."""
-    actionable = Q(status__in=ACTIONABLE_STATUSES)
-    due_today = actionable & Q(due_date=today)
-    return {
-        "follow_ups_due": Task.objects.follow_ups_due_q(today),
-        "overdue": Task.objects.overdue_q(today),
-        # Overdue work is in the group above, so what is left of the rule is work due today.
-        "missing_evidence": due_today & Task.objects.missing_evidence_q(today),
-        "today": due_today & Q(evidence_missing=False),
-        "waiting": Q(status=TaskStatus.WAITING, follow_up_at__gt=today),
-        "upcoming": actionable & Q(due_date__gt=today, due_date__lte=today + dt.timedelta(days=UPCOMING_DAYS)),
-    }
-
-
 def home_group_rank(today: dt.date) -> Case:
     """Home's groups as one SQL expression: the index into ``HOME_GROUPS``, or NULL for an
     open task that belongs to no group (due more than 7 days ahead)."""
-    conditions = home_group_conditions(today)
+    conditions = Task.objects.home_group_qs(today)
     return Case(
         *[When(conditions[name], then=Value(rank)) for rank, name in enumerate(HOME_GROUPS)],
         default=None,
@@ -166,9 +147,7 @@ def home_group_tasks(name: str, *, today: dt.date, user=None, scope: str = "all"
     a row shows. Slice it: ``ORDER BY … LIMIT`` reads the group's first rows through an index
     (``task_home_actionable_due``, ``task_home_waiting_follow_up``). The task list page and
     ``/api/v1/tasks/?group=`` filter with the same conditions."""
-    if name not in HOME_GROUPS:
-        raise ValueError(f"group must be one of {', '.join(HOME_GROUPS)}")
-    queryset = Task.objects.on_home().with_flags().filter(home_group_conditions(today)[name])
+    queryset = Task.objects.in_home_group(name, today)
     return (
         _in_scope(queryset, user=user, scope=scope)
         .select_related("assignee", "recurring_config", "run")

@@ -43,6 +43,12 @@ if TYPE_CHECKING:
     from .proofs import Proof
 
 
+#: Operations Home's groups in precedence order (``docs/home.md``).
+HOME_GROUPS = ("follow_ups_due", "overdue", "missing_evidence", "today", "waiting", "upcoming")
+#: How many days ahead Home's "upcoming" group looks.
+HOME_UPCOMING_DAYS = 7
+
+
 class TaskQuerySet(models.QuerySet):
     """Questions about many tasks. Each attention rule ("overdue", "follow-up due", "missing
     evidence") is defined once, as a ``Q`` (``*_q``) that the filters here, the run risk counts,
@@ -67,7 +73,32 @@ class TaskQuerySet(models.QuerySet):
         unmet. Needs the ``evidence_missing`` annotation of :meth:`with_flags`."""
         return Q(status__in=OPEN_STATUSES, due_date__lte=today, evidence_missing=True)
 
+    @staticmethod
+    def home_group_qs(today: dt.date) -> dict[str, Q]:
+        """Operations Home's groups (``docs/home.md``), each as a condition of its own built from
+        the rules above, in precedence order. They exclude each other — precedence is written
+        into them — so each group can be read on its own along an index (its status and date).
+        Needs the ``evidence_missing`` annotation of :meth:`with_flags`."""
+        actionable = Q(status__in=ACTIONABLE_STATUSES)
+        due_today = actionable & Q(due_date=today)
+        cls = TaskQuerySet
+        return {
+            "follow_ups_due": cls.follow_ups_due_q(today),
+            "overdue": cls.overdue_q(today),
+            # Overdue work is in the group above, so what is left of the rule is work due today.
+            "missing_evidence": due_today & cls.missing_evidence_q(today),
+            "today": due_today & Q(evidence_missing=False),
+            "waiting": Q(status=TaskStatus.WAITING, follow_up_at__gt=today),
+            "upcoming": actionable & Q(due_date__gt=today, due_date__lte=today + dt.timedelta(days=HOME_UPCOMING_DAYS)),
+        }
+
     # ---- filters ---------------------------------------------------------------------------
+    def in_home_group(self, name: str, today: dt.date):
+        """Tasks of one Operations Home group on ``today`` (with the flags of :meth:`with_flags`)."""
+        if name not in HOME_GROUPS:
+            raise ValueError(f"group must be one of {', '.join(HOME_GROUPS)}")
+        return self.on_home().with_flags().filter(self.home_group_qs(today)[name])
+
     def open(self):
         return self.filter(status__in=OPEN_STATUSES)
 
