@@ -13,9 +13,9 @@ Tasks of paused or cancelled runs are not on Home (``Task.objects.on_home()``). 
 here is computed in SQL, so the query count never depends on the amount of data: one grouped
 ``COUNT`` gives every group's total (a ``CASE`` gives each task its group), then each non-empty
 group's first ``limit`` rows come from a query of their own (``ORDER BY … LIMIT`` along an index
-that matches the group's condition and order, never a sort of every candidate), then two
-prefetches for the missing-requirement names, one query for the risk cards, one for their next
-due tasks and one for automation failures.
+that matches the group's condition and order, never a sort of every candidate), then three
+prefetches (proofs, run links, prerequisites: the rows' flags and missing-requirement names),
+one query for the risk cards, one for their next due tasks and one for automation failures.
 """
 
 from __future__ import annotations
@@ -143,10 +143,10 @@ def home_tasks(*, today: dt.date, user=None, scope: str = "all") -> QuerySet:
 
 
 def home_group_tasks(name: str, *, today: dt.date, user=None, scope: str = "all") -> QuerySet:
-    """One Home group's tasks, in the group's order, with ``with_flags()`` and the related rows
-    a row shows. Slice it: ``ORDER BY … LIMIT`` reads the group's first rows through an index
+    """One Home group's tasks, in the group's order, with the related rows a row shows. Slice
+    it: ``ORDER BY … LIMIT`` reads the group's first rows through an index
     (``task_home_actionable_due``, ``task_home_waiting_follow_up``). The task list page and
-    ``/api/v1/tasks/?group=`` filter with the same conditions."""
+    ``/api/v1/tasks/?group=`` filter with the same rule (``Task.objects.in_home_group``)."""
     queryset = Task.objects.in_home_group(name, today)
     return (
         _in_scope(queryset, user=user, scope=scope)
@@ -168,8 +168,10 @@ def home_groups(
     *, today: dt.date, user=None, scope: str = "all", limit: int = DEFAULT_GROUP_LIMIT
 ) -> tuple[dict[str, list[Task]], dict[str, int]]:
     """The six groups (each cut at ``limit`` tasks) and their full counts: one grouped count,
-    then one ``ORDER BY … LIMIT`` query per non-empty group, then the requirement names of all
-    rows at once (two prefetches) — at most nine queries, whatever the amount of data."""
+    then one ``ORDER BY … LIMIT`` query per non-empty group, then the proofs, run links and
+    prerequisites of all rows at once (three prefetches, from which ``is_blocked`` and
+    ``evidence_missing`` are read by the rules of ``Task``) — at most ten queries, whatever the
+    amount of data."""
     counts = home_group_counts(today=today, user=user, scope=scope)
     groups: dict[str, list[Task]] = {name: [] for name in HOME_GROUPS}
     if limit <= 0:
@@ -188,7 +190,12 @@ def home_groups(
         rows,
         Prefetch("proofs", queryset=Proof.objects.only("id", "task_id", "kind", "label")),
         "required_run_links",
+        Prefetch("dependencies", queryset=Task.objects.only("id", "status", "title")),
     )
+    for task in rows:
+        # The same rules as with_flags(), read from the prefetched rows.
+        task.is_blocked = bool(task.open_prerequisites())
+        task.evidence_missing = bool(task.missing_requirements())
     return groups, counts
 
 

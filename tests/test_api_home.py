@@ -264,8 +264,8 @@ def _populate(size: int, operator) -> None:
 def test_home_uses_a_constant_number_of_queries(api, operator, django_assert_max_num_queries, size):
     _populate(size, operator)
     # the groups' counts + one query per group (six, each ORDER BY … LIMIT) + proofs + required
-    # run links + runs with risk + next due tasks + failures, and the user's groups
-    with django_assert_max_num_queries(13):
+    # run links + prerequisites + runs with risk + next due tasks + failures, and the user's groups
+    with django_assert_max_num_queries(14):
         body = home(api, scope="mine")
     assert sum(body["counts"].values()) == 5 * size  # every task of _populate is on Home
     assert len(body["runs"]) == size and len(body["automation_failures"]) == size

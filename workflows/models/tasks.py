@@ -94,10 +94,14 @@ class TaskQuerySet(models.QuerySet):
 
     # ---- filters ---------------------------------------------------------------------------
     def in_home_group(self, name: str, today: dt.date):
-        """Tasks of one Operations Home group on ``today`` (with the flags of :meth:`with_flags`)."""
+        """Tasks of one Operations Home group on ``today``. Only the groups whose rule reads
+        ``evidence_missing`` (missing evidence, today) carry the flags of :meth:`with_flags`."""
         if name not in HOME_GROUPS:
             raise ValueError(f"group must be one of {', '.join(HOME_GROUPS)}")
-        return self.on_home().with_flags().filter(self.home_group_qs(today)[name])
+        queryset = self.on_home()
+        if name in ("missing_evidence", "today"):
+            queryset = queryset.with_flags()
+        return queryset.filter(self.home_group_qs(today)[name])
 
     def open(self):
         return self.filter(status__in=OPEN_STATUSES)
