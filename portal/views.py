@@ -26,7 +26,7 @@ GROUP_TITLES = {
 DEFAULT_SCOPE = "mine"
 #: Rows per group on the page; the counts are always complete and "Show all" opens the group's
 #: full list (the task list page, paginated), so the page weighs the same at any amount of work.
-HOME_GROUP_LIMIT = 20
+HOME_GROUP_LIMIT = 12
 #: Rows of a group shown (with their actions) before its disclosure: a phone screen stays a
 #: morning's view. The disclosed rows link to their task for actions.
 HOME_ROWS_SHOWN = 10

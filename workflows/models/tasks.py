@@ -249,6 +249,12 @@ class Task(models.Model):
                 name="task_home_waiting_follow_up",
             ),
             models.Index(fields=["due_date", "id"], name="task_list_due_id"),
+            # A run's risk counts (RunQuerySet.with_risk) read its tasks' status and due date here.
+            models.Index(
+                fields=["run", "status", "due_date"],
+                condition=Q(archived_at__isnull=True),
+                name="task_run_status_due",
+            ),
         ]
 
     def __str__(self) -> str:
