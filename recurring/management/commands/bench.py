@@ -18,7 +18,7 @@ Prints, in one run:
 (f) Operations Home (page and API), the task list (API and page, first and last page) and the
     notifications page as the baseline, at 1,000, 10,000 and 100,000 tasks (1,000 configs, 300
     active runs; ``--home-sizes``): p50 and p95, SQL queries and bytes, checked against Home's
-    targets (see ``portal/bench_home.py``); ``--explain`` prints the plans of Home's queries at
+    targets (see ``recurring/bench_home.py``); ``--explain`` prints the plans of Home's queries at
     the largest size.
 
 ``--only generation``, ``--only export``, ``--only today`` or ``--only home`` runs one part.
@@ -209,7 +209,7 @@ class Command(BaseCommand):
         if options["only"] in ("all", "today"):
             self._measure_today_and_insights(options["history_tasks"])
         if options["only"] in ("all", "home"):
-            from portal import bench_home
+            from recurring import bench_home
 
             bench_home.run(self.stdout.write, options["home_size_list"], explain=options["explain"])
         load, cpus = os.getloadavg()[0], os.cpu_count() or 1

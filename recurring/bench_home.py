@@ -221,36 +221,32 @@ class HomeBench:
         )
 
     def explain(self) -> None:
+        """The plans of the queries Home (and the task list's last page) really ran: each page is
+        requested once with its SQL captured, and every query that reads tasks is explained."""
         from django.db import connection
-        from django.db.models import Q
+        from django.test.utils import CaptureQueriesContext
 
-        from portal.selectors import home_group_tasks, home_tasks
-        from workflows.keyset import Cursor, keyset_page
-        from workflows.models import HOME_GROUPS, Task
-
+        client = signed_in_client(self.people[0])
         self.write(f"    Plans of Home's queries at {self.made:,} tasks ({connection.vendor}):")
-        queries = [("group counts", home_tasks(today=self.today).values("home_rank").order_by())]
-        queries += [
-            (f"group {name}", home_group_tasks(name, today=self.today, user=self.people[0], scope="mine")[:20])
-            for name in HOME_GROUPS
-        ]
-        listed = Task.objects.filter(archived_at__isnull=True).order_by("-due_date", "-id")
-        boundary = listed[50]
-        last_page = keyset_page(listed, cursor=Cursor.of(boundary), size=50)
-        assert last_page.rows
-        after = Q(due_date__gte=boundary.due_date) & (Q(due_date__gt=boundary.due_date) | Q(id__gt=boundary.id))
-        queries.append(("task list last page", listed.filter(after).order_by("due_date", "id")[:51]))
-        for label, queryset in queries:
-            if connection.vendor == "postgresql":
-                plan = queryset.explain(analyze=True)
-            else:
-                start = time.perf_counter()
-                list(queryset)
-                took = (time.perf_counter() - start) * 1000
-                plan = queryset.explain() + f"\n(query took {took:.1f} ms)"
-            self.write(f"    -- {label}")
-            for line in plan.splitlines():
-                self.write(f"       {line}")
+        pages = dict(self.pages())
+        for label in ("Home HTML (mine)", "task list API, last page"):
+            with CaptureQueriesContext(connection) as captured:
+                client.get(pages[label])
+            for number, query in enumerate(captured.captured_queries, 1):
+                sql = query["sql"]
+                if not sql.startswith("SELECT") or "workflows_task" not in sql.split(" WHERE ")[0]:
+                    continue
+                prefix = "EXPLAIN ANALYZE " if connection.vendor == "postgresql" else "EXPLAIN QUERY PLAN "
+                with connection.cursor() as cursor:
+                    start = time.perf_counter()
+                    cursor.execute(sql)
+                    cursor.fetchall()
+                    took = (time.perf_counter() - start) * 1000
+                    cursor.execute(prefix + sql)
+                    plan = [" ".join(str(part) for part in row) for row in cursor.fetchall()]
+                self.write(f"    -- {label}, query {number} ({took:.1f} ms): {sql[:160]}…")
+                for line in plan:
+                    self.write(f"       {line}")
 
 
 def signed_in_client(user):
