@@ -184,7 +184,7 @@ class TaskFilterSet(StrictFilterSet):
     today), with Home's own rule (``Task.objects.in_home_group``); ``follow_up_due`` likewise
     reads the rule for ``date``. Pages are cursors on ``(due_date, id)`` (``workflows.keyset``)."""
 
-    common_params = frozenset({"cursor", "page_size", "format"})
+    common_params = frozenset({"cursor", "page", "page_size", "format"})
 
     status = CommaSeparatedChoiceFilter(
         field_name="status", choices=TaskStatus.values, help_text="One or more statuses, comma-separated."

@@ -48,6 +48,16 @@ class Cursor:
         return cls(task.due_date, task.pk if isinstance(task.pk, uuid.UUID) else uuid.UUID(str(task.pk)), backwards)
 
 
+def check_no_page_number(params) -> None:
+    """``?page=1`` (or none) is the first page; a later page number is refused, naming the
+    cursor to use instead (page numbers would silently repeat the first page)."""
+    page = params.get("page")
+    if page is not None and page.strip() != "1":
+        raise ValidationError(
+            {"page": ["This list pages by cursor: follow the next or previous link (its cursor parameter)."]}
+        )
+
+
 @dataclass
 class KeysetPage:
     rows: list
@@ -110,6 +120,7 @@ class KeysetPagination:
     def paginate_queryset(self, queryset, request, view=None):
         from rest_framework.utils.urls import replace_query_param
 
+        check_no_page_number(request.query_params)
         raw = request.query_params.get("cursor")
         cursor = Cursor.decode(raw) if raw is not None else None
         page = keyset_page(queryset, cursor=cursor, size=self._size(request))

@@ -17,7 +17,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from .filters import TaskFilterSet
-from .keyset import Cursor, keyset_page
+from .keyset import Cursor, check_no_page_number, keyset_page
 from .models import Task, portal_today
 
 #: Tasks per page of the list.
@@ -59,6 +59,7 @@ def task_list(request: HttpRequest) -> HttpResponse:
     rows, count, page = [], 0, None
     try:
         filtered = filterset.filtered()
+        check_no_page_number(request.GET)
         raw = request.GET.get("cursor")
         page = keyset_page(filtered, cursor=Cursor.decode(raw) if raw is not None else None, size=TASK_LIST_PAGE_SIZE)
         rows, count = page.rows, filtered.order_by().count()

@@ -66,10 +66,17 @@ def test_a_bad_cursor_is_refused_naming_it(api, cursor):
     assert "cursor" in response.json()["errors"]
 
 
-def test_page_numbers_are_refused_in_favour_of_the_cursor(api):
-    response = api.get(TASKS, {"page": 2})
+@pytest.mark.parametrize("page", ["2", "abc"])
+def test_later_page_numbers_are_refused_in_favour_of_the_cursor(api, page):
+    response = api.get(TASKS, {"page": page})
     refused(response, "validation_error")
     assert "cursor" in response.json()["detail"]
+
+
+def test_page_one_is_the_first_page(api):
+    TaskFactory.create_batch(3)
+    body = api.get(TASKS, {"page": 1, "page_size": 2}).json()
+    assert len(body["results"]) == 2 and body["count"] == 3 and "cursor=" in body["next"]
 
 
 def test_group_filter_lists_exactly_homes_group(api, operator):
