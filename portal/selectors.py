@@ -10,10 +10,12 @@ For a date and a scope, each open task on Home lands in exactly one group, by pr
 6. ``upcoming``         — todo/in_progress, due after today and within 7 days.
 
 Tasks of paused or cancelled runs are not on Home (``Task.objects.on_home()``). Every number
-here is computed in SQL, so the query count never depends on the amount of data: the groups
-come from one query (a ``CASE`` gives each task its group, window functions give each group its
-total and cut it at ``limit`` rows), then two prefetches for the missing-requirement names, one
-query for the risk cards, one for their next due tasks and one for automation failures.
+here is computed in SQL, so the query count never depends on the amount of data: one grouped
+``COUNT`` gives every group's total (a ``CASE`` gives each task its group), then each non-empty
+group's first ``limit`` rows come from a query of their own (``ORDER BY … LIMIT`` along an index
+that matches the group's condition and order, never a sort of every candidate), then three
+prefetches (proofs, run links, prerequisites: the rows' flags and missing-requirement names),
+one query for the risk cards, one for their next due tasks and one for automation failures.
 """
 
 from __future__ import annotations
@@ -21,12 +23,25 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from django.db.models import Case, Count, F, IntegerField, Prefetch, Q, QuerySet, Value, When, Window
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    IntegerField,
+    Prefetch,
+    Q,
+    QuerySet,
+    Value,
+    When,
+    Window,
+    prefetch_related_objects,
+)
 from django.db.models.functions import RowNumber
 
 from workflows.errors import DomainError
 from workflows.models import (
-    ACTIONABLE_STATUSES,
+    HOME_GROUPS,
+    HOME_UPCOMING_DAYS,
     PRIORITY_RANK,
     Proof,
     Run,
@@ -34,7 +49,6 @@ from workflows.models import (
     TaskStatus,
 )
 
-HOME_GROUPS = ("follow_ups_due", "overdue", "missing_evidence", "today", "waiting", "upcoming")
 EMPTY_STATES = {
     "follow_ups_due": "No follow-ups due",
     "overdue": "No overdue work",
@@ -45,7 +59,7 @@ EMPTY_STATES = {
     "automation_failures": "No automation failures",
     "runs": "No active workflow runs",
 }
-UPCOMING_DAYS = 7
+UPCOMING_DAYS = HOME_UPCOMING_DAYS
 #: Home looks ``UPCOMING_DAYS`` ahead; a later day would take that window off the calendar.
 LAST_HOME_DATE = dt.date.max - dt.timedelta(days=UPCOMING_DAYS)
 DEFAULT_GROUP_LIMIT = 100
@@ -69,18 +83,11 @@ class HomeData:
 
 
 def home_group_rank(today: dt.date) -> Case:
-    """Home's precedence as one SQL expression: the index into ``HOME_GROUPS``, or NULL for an
+    """Home's groups as one SQL expression: the index into ``HOME_GROUPS``, or NULL for an
     open task that belongs to no group (due more than 7 days ahead)."""
-    actionable = Q(status__in=ACTIONABLE_STATUSES)
-    waiting = Q(status=TaskStatus.WAITING)
+    conditions = Task.objects.home_group_qs(today)
     return Case(
-        When(Task.objects.follow_ups_due_q(today), then=Value(0)),
-        When(Task.objects.overdue_q(today), then=Value(1)),
-        # Overdue work is taken above, so what is left of the rule is work due today.
-        When(actionable & Task.objects.missing_evidence_q(today), then=Value(2)),
-        When(actionable & Q(due_date=today), then=Value(3)),
-        When(waiting, then=Value(4)),
-        When(actionable & Q(due_date__lte=today + dt.timedelta(days=UPCOMING_DAYS)), then=Value(5)),
+        *[When(conditions[name], then=Value(rank)) for rank, name in enumerate(HOME_GROUPS)],
         default=None,
         output_field=IntegerField(),
     )
@@ -94,11 +101,17 @@ def _priority_rank() -> Case:
     )
 
 
-def _within_group_order() -> list:
-    """Waiting work by its follow-up date, everything else by due date; then priority and time."""
-    sort_date = Case(When(status=TaskStatus.WAITING, then=F("follow_up_at")), default=F("due_date"))
+#: Groups of waiting work, ordered by their follow-up date; the others by their due date.
+FOLLOW_UP_ORDERED = ("follow_ups_due", "waiting")
+
+
+def within_group_order(name: str) -> list:
+    """Waiting work by its follow-up date, everything else by due date; then priority and time.
+    The leading date is what the group's index is ordered by, so a group's first rows are read
+    from the index instead of sorting the whole group."""
+    sort_date = "follow_up_at" if name in FOLLOW_UP_ORDERED else "due_date"
     return [
-        sort_date.asc(),
+        F(sort_date).asc(),
         _priority_rank().asc(),
         F("due_time").asc(nulls_last=True),
         F("title").asc(),
@@ -106,10 +119,17 @@ def _within_group_order() -> list:
     ]
 
 
+def _in_scope(queryset: QuerySet, *, user, scope: str) -> QuerySet:
+    """Scope ``mine`` = assigned to ``user`` or to nobody (unassigned work is everyone's, as its
+    notifications go to everyone)."""
+    if scope == "mine":
+        return queryset.filter(Q(assignee=user) | Q(assignee__isnull=True))
+    return queryset
+
+
 def home_tasks(*, today: dt.date, user=None, scope: str = "all") -> QuerySet:
     """Every task on Home for ``today`` annotated with ``home_rank`` (its group) and the flags of
-    ``with_flags()``. Scope ``mine`` = assigned to ``user`` or to nobody (unassigned work is
-    everyone's, as its notifications go to everyone)."""
+    ``with_flags()``."""
     horizon = today + dt.timedelta(days=UPCOMING_DAYS)
     queryset = (
         Task.objects.on_home()
@@ -119,42 +139,63 @@ def home_tasks(*, today: dt.date, user=None, scope: str = "all") -> QuerySet:
         .annotate(home_rank=home_group_rank(today))
         .filter(home_rank__isnull=False)
     )
-    if scope == "mine":
-        queryset = queryset.filter(Q(assignee=user) | Q(assignee__isnull=True))
-    return queryset
+    return _in_scope(queryset, user=user, scope=scope)
+
+
+def home_group_tasks(name: str, *, today: dt.date, user=None, scope: str = "all") -> QuerySet:
+    """One Home group's tasks, in the group's order, with the related rows a row shows. Slice
+    it: ``ORDER BY … LIMIT`` reads the group's first rows through an index
+    (``task_home_actionable_due``, ``task_home_waiting_follow_up``). The task list page and
+    ``/api/v1/tasks/?group=`` filter with the same rule (``Task.objects.in_home_group``)."""
+    queryset = Task.objects.in_home_group(name, today)
+    return (
+        _in_scope(queryset, user=user, scope=scope)
+        .select_related("assignee", "recurring_config", "run")
+        .order_by(*within_group_order(name))
+    )
+
+
+def home_group_counts(*, today: dt.date, user=None, scope: str = "all") -> dict[str, int]:
+    """Every group's full total, in one grouped ``COUNT``."""
+    counts = dict.fromkeys(HOME_GROUPS, 0)
+    totals = home_tasks(today=today, user=user, scope=scope).values("home_rank").annotate(n=Count("pk"))
+    for row in totals.order_by():
+        counts[HOME_GROUPS[row["home_rank"]]] = row["n"]
+    return counts
 
 
 def home_groups(
     *, today: dt.date, user=None, scope: str = "all", limit: int = DEFAULT_GROUP_LIMIT
 ) -> tuple[dict[str, list[Task]], dict[str, int]]:
-    """The six groups (each cut at ``limit`` tasks) and their full counts, in one query."""
-    order = _within_group_order()
-    rows = (
-        home_tasks(today=today, user=user, scope=scope)
-        .annotate(
-            group_position=Window(RowNumber(), partition_by=[F("home_rank")], order_by=order),
-            group_total=Window(Count("pk"), partition_by=[F("home_rank")]),
-        )
-        .filter(group_position__lte=limit)
-        .select_related("assignee", "recurring_config", "run")
-        .prefetch_related(Prefetch("proofs", queryset=Proof.objects.only("id", "task_id", "kind", "label")))
-        .prefetch_related("required_run_links")
-        .order_by("home_rank", *order)
-    )
+    """The six groups (each cut at ``limit`` tasks) and their full counts: one grouped count,
+    then one ``ORDER BY … LIMIT`` query per non-empty group, then the proofs, run links and
+    prerequisites of all rows at once (three prefetches, from which ``is_blocked`` and
+    ``evidence_missing`` are read by the rules of ``Task``) — at most ten queries, whatever the
+    amount of data."""
+    counts = home_group_counts(today=today, user=user, scope=scope)
     groups: dict[str, list[Task]] = {name: [] for name in HOME_GROUPS}
-    counts = dict.fromkeys(HOME_GROUPS, 0)
     if limit <= 0:
-        # Nothing is listed, but the counts still matter (badges): count without cutting.
-        totals = home_tasks(today=today, user=user, scope=scope).values("home_rank").annotate(n=Count("pk"))
-        for row in totals.order_by():
-            counts[HOME_GROUPS[row["home_rank"]]] = row["n"]
+        # Nothing is listed, but the counts still matter (badges).
         return groups, counts
+    rows: list[Task] = []
+    for name in HOME_GROUPS:
+        if not counts[name]:
+            continue
+        for task in home_group_tasks(name, today=today, user=user, scope=scope)[:limit]:
+            task.home_group = name
+            task.days_overdue = task.overdue_days(today)
+            groups[name].append(task)
+            rows.append(task)
+    prefetch_related_objects(
+        rows,
+        Prefetch("proofs", queryset=Proof.objects.only("id", "task_id", "kind", "label")),
+        "required_run_links",
+        Prefetch("dependencies", queryset=Task.objects.only("id", "status", "title")),
+    )
     for task in rows:
-        name = HOME_GROUPS[task.home_rank]
-        task.home_group = name
-        task.days_overdue = task.overdue_days(today)
-        groups[name].append(task)
-        counts[name] = task.group_total
+        # The same rules as with_flags(), read from the prefetched rows.
+        task.is_blocked = bool(task.open_prerequisites())
+        task.evidence_missing = bool(task.missing_requirements())
     return groups, counts
 
 

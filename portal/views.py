@@ -3,8 +3,9 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from workflows.history import attach_typical_minutes
@@ -23,10 +24,16 @@ GROUP_TITLES = {
 }
 #: The page's default: the operator's own queue (assigned to them or to nobody).
 DEFAULT_SCOPE = "mine"
-#: Rows per group on the page; the counts are always complete.
-HOME_GROUP_LIMIT = 100
-#: Rows of a group shown before its "Show all" disclosure: a phone screen stays a morning's view.
+#: Rows per group on the page; the counts are always complete and "Show all" opens the group's
+#: full list (the task list page, paginated), so the page weighs the same at any amount of work.
+HOME_GROUP_LIMIT = 12
+#: Rows of a group shown (with their actions) before its disclosure: a phone screen stays a
+#: morning's view. The disclosed rows link to their task for actions.
 HOME_ROWS_SHOWN = 10
+#: Workflow risk cards shown in full (at-risk first); the Workflows page lists them all.
+HOME_RISK_CARDS_SHOWN = 6
+#: At-risk runs named in the strip above the groups.
+HOME_AT_RISK_SHOWN = 10
 #: The tone of a group's count in the summary strip (docs/home.md): how urgent its rows are.
 GROUP_TONES = {
     "follow_ups_due": "warn",
@@ -69,6 +76,13 @@ def _home_query(request: HttpRequest) -> tuple[dt.date, str, list[str]]:
     return day, scope, errors
 
 
+def _group_list_url(name: str, day: dt.date, scope: str) -> str:
+    """The task list page showing all of one group, for the same day and scope."""
+    query = QueryDict(mutable=True)
+    query.update({"group": name, "date": day.isoformat(), "scope": scope})
+    return f"{reverse('task-list')}?{query.urlencode()}"
+
+
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
     """Operations Home (``docs/home.md``) for ``?date=`` (default today in PORTAL_TIME_ZONE) and
@@ -85,15 +99,19 @@ def index(request: HttpRequest) -> HttpResponse:
             "first": home.groups[name][:HOME_ROWS_SHOWN],
             "rest": home.groups[name][HOME_ROWS_SHOWN:],
             "count": home.counts[name],
+            "list_url": _group_list_url(name, day, scope),
             "tone": GROUP_TONES[name],
             "empty": EMPTY_STATES[name],
         }
         for name in HOME_GROUPS
     ]
+    at_risk_runs = [run for run in home.runs if run.at_risk]
     context = {
         "home": home,
         "groups": groups,
-        "at_risk_runs": [run for run in home.runs if run.at_risk],
+        "at_risk_runs": at_risk_runs[:HOME_AT_RISK_SHOWN],
+        "at_risk_count": len(at_risk_runs),
+        "risk_cards": home.runs[:HOME_RISK_CARDS_SHOWN],
         "errors": errors,
         "home_date": day,
         "home_scope": scope,

@@ -15,11 +15,21 @@ from typing import Any
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from .errors import DomainError
 from .inputs import StrictDateFormField, parse_bool, parse_uuid
-from .models import Run, RunStatus, Task, TaskSource, TaskStatus, TriggerType, WorkflowTemplate
+from .models import (
+    HOME_GROUPS,
+    Run,
+    RunStatus,
+    Task,
+    TaskSource,
+    TaskStatus,
+    TriggerType,
+    WorkflowTemplate,
+    portal_today,
+)
 
 #: Query parameters every list endpoint understands besides its own filters.
 COMMON_QUERY_PARAMS = frozenset({"page", "page_size", "format"})
@@ -165,8 +175,16 @@ def _not_archived_unless(queryset: QuerySet, name: str, include: bool | None) ->
     return queryset if include else queryset.filter(archived_at__isnull=True)
 
 
+TASK_SCOPES = ("all", "mine")
+
+
 class TaskFilterSet(StrictFilterSet):
-    """``/api/v1/tasks/`` (see ``docs/api.md``): archived tasks are left out unless asked for."""
+    """``/api/v1/tasks/`` and the task list page (see ``docs/api.md``): archived tasks are left
+    out unless asked for. ``group`` is one of Operations Home's groups on ``date`` (default
+    today), with Home's own rule (``Task.objects.in_home_group``); ``follow_up_due`` likewise
+    reads the rule for ``date``. Pages are cursors on ``(due_date, id)`` (``workflows.keyset``)."""
+
+    common_params = frozenset({"cursor", "page", "page_size", "format"})
 
     status = CommaSeparatedChoiceFilter(
         field_name="status", choices=TaskStatus.values, help_text="One or more statuses, comma-separated."
@@ -190,15 +208,64 @@ class TaskFilterSet(StrictFilterSet):
     include_archived = StrictFilter(
         method=_not_archived_unless, field_class=StrictBooleanFilterField, label="include_archived"
     )
+    unassigned = StrictFilter(
+        method="filter_unassigned",
+        field_class=StrictBooleanFilterField,
+        label="unassigned",
+        help_text="true: assigned to nobody; false: assigned to someone.",
+    )
+    scope = StrictFilter(
+        method="filter_scope",
+        field_class=StrictChoiceFormField,
+        choices=list(TASK_SCOPES),
+        help_text="mine = assigned to me or to nobody (as on Operations Home).",
+    )
+    date = StrictFilter(
+        method=lambda queryset, name, value: queryset,
+        field_class=FilterDateFormField,
+        label="date",
+        help_text="The day group and follow_up_due are evaluated for (default: today).",
+    )
+    follow_up_due = StrictFilter(
+        method="filter_follow_up_due",
+        field_class=StrictBooleanFilterField,
+        label="follow_up_due",
+        help_text="true: waiting with its follow-up date on or before date; false: every other task.",
+    )
+    group = StrictFilter(
+        method="filter_group",
+        field_class=StrictChoiceFormField,
+        choices=list(HOME_GROUPS),
+        help_text="One of Operations Home's groups on date: " + ", ".join(HOME_GROUPS) + ".",
+    )
 
     class Meta:
         model = Task
         fields: list[str] = []
 
+    def _day(self):
+        return self.form.cleaned_data.get("date") or portal_today()
+
+    def filter_unassigned(self, queryset: QuerySet, name: str, value: bool) -> QuerySet:
+        return queryset.filter(assignee__isnull=value)
+
+    def filter_scope(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        if value == "mine":
+            user = getattr(self.request, "user", None)
+            return queryset.filter(Q(assignee=user) | Q(assignee__isnull=True))
+        return queryset
+
+    def filter_follow_up_due(self, queryset: QuerySet, name: str, value: bool) -> QuerySet:
+        rule = Task.objects.follow_ups_due_q(self._day())
+        return queryset.filter(rule) if value else queryset.exclude(rule)
+
+    def filter_group(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(pk__in=Task.objects.in_home_group(value, self._day()).values("pk"))
+
     def filter_queryset(self, queryset: QuerySet) -> QuerySet:
         if self.form.cleaned_data.get("include_archived") is None:
             queryset = queryset.filter(archived_at__isnull=True)
-        return super().filter_queryset(queryset).order_by("due_date", "due_time", "title", "id")
+        return super().filter_queryset(queryset).order_by("due_date", "id")
 
 
 class TemplateFilterSet(StrictFilterSet):

@@ -1,8 +1,9 @@
 from django.urls import path
 
-from . import run_views, template_views, views
+from . import run_views, task_list_views, template_views, views
 
 urlpatterns = [
+    path("tasks/", task_list_views.task_list, name="task-list"),
     path("tasks/<uuid:pk>/", views.task_detail, name="task-detail"),
     path("tasks/<uuid:pk>/<slug:action>/", views.task_action, name="task-action"),
     path("runs/<uuid:pk>/", views.run_detail, name="run-detail"),

@@ -153,4 +153,4 @@ def filter_parameters(filterset_class) -> list[OpenApiParameter]:
 def filtered(filterset_class, request: Request, queryset: QuerySet) -> QuerySet:
     """``queryset`` filtered by the request's query string through ``filterset_class`` (shared
     with the pages); a refused filter is a ``validation_error`` naming it."""
-    return filterset_class(request.query_params, queryset=queryset).filtered()
+    return filterset_class(request.query_params, queryset=queryset, request=request).filtered()

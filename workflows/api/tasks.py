@@ -25,6 +25,7 @@ from .. import services
 from ..errors import DomainError
 from ..filters import TaskFilterSet
 from ..inputs import StrictDateField
+from ..keyset import KeysetPagination
 from ..models import (
     MAX_ESTIMATE_MINUTES,
     MAX_TEXT_LENGTH,
@@ -363,6 +364,7 @@ class TaskViewSet(
 ):
     http_method_names = ["get", "post", "patch", "head", "options"]
     serializer_class = TaskSerializer
+    pagination_class = KeysetPagination
 
     def get_queryset(self) -> QuerySet:
         if self.action == "list":

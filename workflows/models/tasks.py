@@ -43,6 +43,12 @@ if TYPE_CHECKING:
     from .proofs import Proof
 
 
+#: Operations Home's groups in precedence order (``docs/home.md``).
+HOME_GROUPS = ("follow_ups_due", "overdue", "missing_evidence", "today", "waiting", "upcoming")
+#: How many days ahead Home's "upcoming" group looks.
+HOME_UPCOMING_DAYS = 7
+
+
 class TaskQuerySet(models.QuerySet):
     """Questions about many tasks. Each attention rule ("overdue", "follow-up due", "missing
     evidence") is defined once, as a ``Q`` (``*_q``) that the filters here, the run risk counts,
@@ -67,7 +73,36 @@ class TaskQuerySet(models.QuerySet):
         unmet. Needs the ``evidence_missing`` annotation of :meth:`with_flags`."""
         return Q(status__in=OPEN_STATUSES, due_date__lte=today, evidence_missing=True)
 
+    @staticmethod
+    def home_group_qs(today: dt.date) -> dict[str, Q]:
+        """Operations Home's groups (``docs/home.md``), each as a condition of its own built from
+        the rules above, in precedence order. They exclude each other — precedence is written
+        into them — so each group can be read on its own along an index (its status and date).
+        Needs the ``evidence_missing`` annotation of :meth:`with_flags`."""
+        actionable = Q(status__in=ACTIONABLE_STATUSES)
+        due_today = actionable & Q(due_date=today)
+        cls = TaskQuerySet
+        return {
+            "follow_ups_due": cls.follow_ups_due_q(today),
+            "overdue": cls.overdue_q(today),
+            # Overdue work is in the group above, so what is left of the rule is work due today.
+            "missing_evidence": due_today & cls.missing_evidence_q(today),
+            "today": due_today & Q(evidence_missing=False),
+            "waiting": Q(status=TaskStatus.WAITING, follow_up_at__gt=today),
+            "upcoming": actionable & Q(due_date__gt=today, due_date__lte=today + dt.timedelta(days=HOME_UPCOMING_DAYS)),
+        }
+
     # ---- filters ---------------------------------------------------------------------------
+    def in_home_group(self, name: str, today: dt.date):
+        """Tasks of one Operations Home group on ``today``. Only the groups whose rule reads
+        ``evidence_missing`` (missing evidence, today) carry the flags of :meth:`with_flags`."""
+        if name not in HOME_GROUPS:
+            raise ValueError(f"group must be one of {', '.join(HOME_GROUPS)}")
+        queryset = self.on_home()
+        if name in ("missing_evidence", "today"):
+            queryset = queryset.with_flags()
+        return queryset.filter(self.home_group_qs(today)[name])
+
     def open(self):
         return self.filter(status__in=OPEN_STATUSES)
 
@@ -201,6 +236,25 @@ class Task(models.Model):
             models.Index(fields=["status", "due_date"], name="task_status_due"),
             models.Index(fields=["assignee", "status"], name="task_assignee_status"),
             models.Index(fields=["follow_up_at"], name="task_follow_up"),
+            # Operations Home and the task list read a group's first rows along these (its
+            # condition and its leading order), instead of sorting every candidate.
+            models.Index(
+                fields=["due_date", "due_time"],
+                condition=Q(status__in=ACTIONABLE_STATUSES, archived_at__isnull=True),
+                name="task_home_actionable_due",
+            ),
+            models.Index(
+                fields=["follow_up_at"],
+                condition=Q(status=TaskStatus.WAITING, archived_at__isnull=True),
+                name="task_home_waiting_follow_up",
+            ),
+            models.Index(fields=["due_date", "id"], name="task_list_due_id"),
+            # A run's risk counts (RunQuerySet.with_risk) read its tasks' status and due date here.
+            models.Index(
+                fields=["run", "status", "due_date"],
+                condition=Q(archived_at__isnull=True),
+                name="task_run_status_due",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -15,12 +15,20 @@ Prints, in one run:
     of history each (started and completed), today's windows still open: p50 and p95 over 7
     requests, SQL queries per request and bytes.
 
-``--only generation``, ``--only export`` or ``--only today`` runs one part.
+(f) Operations Home (page and API), the task list (API and page, first and last page) and the
+    notifications page as the baseline, at 1,000, 10,000 and 100,000 tasks (1,000 configs, 300
+    active runs; ``--home-sizes``): p50 and p95, SQL queries and bytes, checked against Home's
+    targets (see ``recurring/bench_home.py``); ``--explain`` prints the plans of Home's queries at
+    the largest size.
+
+``--only generation``, ``--only export``, ``--only today`` or ``--only home`` runs one part.
 
 It never touches real data: the command re-runs itself in a child process whose settings point
 at a scratch SQLite file in a new temporary folder (``DATABASE_URL``), migrates it, measures,
 and deletes the folder. The configured database is not opened. The child refuses to run unless
-its database is that scratch file.
+its database is that scratch file. ``--database-url postgres://user@host:port/any`` measures on
+that PostgreSQL server instead: the parent creates a scratch database there
+(``portal_bench_<random>``), the child runs in it, and the parent drops it afterwards.
 """
 
 from __future__ import annotations
@@ -70,13 +78,24 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--only",
-            choices=["all", "generation", "export", "today"],
+            choices=["all", "generation", "export", "today", "home"],
             default="all",
             help="Run one part (default all).",
         )
         parser.add_argument(
             "--profile", action="store_true", help="Also print where the backfill spends its time (cProfile)."
         )
+        parser.add_argument(
+            "--home-sizes",
+            default="1000,10000,100000",
+            help="Task counts Home is measured at, comma-separated (default 1000,10000,100000).",
+        )
+        parser.add_argument(
+            "--database-url",
+            default="",
+            help="Measure on this PostgreSQL server, in a scratch database created and dropped there.",
+        )
+        parser.add_argument("--explain", action="store_true", help="Print the plans of Home's queries (part f).")
         # Internal: set when the command runs itself inside the scratch database.
         parser.add_argument("--in-scratch-db", action="store_true", help="(internal)")
 
@@ -88,6 +107,16 @@ class Command(BaseCommand):
             raise CommandError("--due must be between 0 and --schedules.")
         if options["days"] > 366:
             raise CommandError("--days must be at most 366 (the longest backfill allowed).")
+        try:
+            sizes = [int(part) for part in options["home_sizes"].split(",") if part.strip()]
+        except ValueError:
+            sizes = []
+        if not sizes or min(sizes) < 1:
+            raise CommandError("--home-sizes must be whole numbers of tasks, comma-separated, e.g. 1000,10000.")
+        options["home_size_list"] = sizes
+        url = options["database_url"]
+        if url and not url.startswith(("postgres://", "postgresql://")):
+            raise CommandError("--database-url must be a PostgreSQL URL (postgres://user@host:port/database).")
         if options["in_scratch_db"]:
             self._measure(options)
         else:
@@ -95,36 +124,66 @@ class Command(BaseCommand):
 
     # -- parent: a child process on a scratch database ----------------------------------------
 
+    @contextmanager
+    def _scratch_postgres(self, url: str) -> Iterator[tuple[str, str]]:
+        """A new database on the server of ``url`` (dropped afterwards): (its URL, its name)."""
+        import secrets
+        from urllib.parse import urlsplit, urlunsplit
+
+        import psycopg
+
+        parts = urlsplit(url)
+        name = f"portal_bench_{secrets.token_hex(4)}"
+        admin_url = urlunsplit(parts._replace(path="/postgres"))
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield urlunsplit(parts._replace(path=f"/{name}")), name
+        finally:
+            with psycopg.connect(admin_url, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
     def _run_in_scratch_database(self, options: dict) -> None:
         with tempfile.TemporaryDirectory(prefix="portal-bench-") as folder:
             database = Path(folder) / "bench.sqlite3"
-            env = {
-                **os.environ,
-                "DATABASE_URL": f"sqlite:///{database}",
-                SCRATCH_ENV: str(database),
-                "PORTAL_VAR_DIR": folder,
-                # Thousands of schedules is exactly when the per-schedule beat entries are off.
-                "PORTAL_BEAT_PER_SCHEDULE": "0",
-                "PORTAL_LOG_LEVEL": "WARNING",
-                # As in production: with DEBUG on, Django records and formats every query.
-                "DEBUG": "0",
-            }
-            command = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "bench", "--in-scratch-db"]
-            for name in ("configs", "days", "schedules", "due", "export_tasks", "history_tasks", "only"):
-                command += [f"--{name.replace('_', '-')}", str(options[name])]
-            if options["profile"]:
-                command.append("--profile")
+            if options["database_url"]:
+                with self._scratch_postgres(options["database_url"]) as (url, name):
+                    self.stdout.write(f"Scratch PostgreSQL database {name} (dropped afterwards).")
+                    self._run_child(options, folder, url, name)
+                return
             self.stdout.write(
                 f"Scratch SQLite database {database} (deleted afterwards); the configured database is not used."
             )
-            child = subprocess.Popen(
-                command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=settings.BASE_DIR
-            )
-            assert child.stdout is not None
-            for line in child.stdout:
-                self.stdout.write(line.rstrip("\n"))
-            if child.wait() != 0:
-                raise CommandError(f"The benchmark failed (exit status {child.returncode}); see the output above.")
+            self._run_child(options, folder, f"sqlite:///{database}", str(database))
+
+    def _run_child(self, options: dict, folder: str, database_url: str, scratch: str) -> None:
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            SCRATCH_ENV: scratch,
+            "PORTAL_VAR_DIR": folder,
+            # Thousands of schedules is exactly when the per-schedule beat entries are off.
+            "PORTAL_BEAT_PER_SCHEDULE": "0",
+            "PORTAL_LOG_LEVEL": "WARNING",
+            # As in production: with DEBUG on, Django records and formats every query.
+            "DEBUG": "0",
+        }
+        command = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "bench", "--in-scratch-db"]
+        for name in ("configs", "days", "schedules", "due", "export_tasks", "history_tasks", "only"):
+            command += [f"--{name.replace('_', '-')}", str(options[name])]
+        command += ["--home-sizes", options["home_sizes"]]
+        if options["profile"]:
+            command.append("--profile")
+        if options["explain"]:
+            command.append("--explain")
+        child = subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=settings.BASE_DIR
+        )
+        assert child.stdout is not None
+        for line in child.stdout:
+            self.stdout.write(line.rstrip("\n"))
+        if child.wait() != 0:
+            raise CommandError(f"The benchmark failed (exit status {child.returncode}); see the output above.")
 
     # -- child: measure ---------------------------------------------------------------------
 
@@ -132,7 +191,11 @@ class Command(BaseCommand):
         from django.db import connection
 
         scratch = os.environ.get(SCRATCH_ENV)
-        if not scratch or connection.vendor != "sqlite" or str(connection.settings_dict["NAME"]) != scratch:
+        if (
+            not scratch
+            or connection.vendor not in ("sqlite", "postgresql")
+            or str(connection.settings_dict["NAME"]) != scratch
+        ):
             raise CommandError("Refusing to run: this process is not on the benchmark's scratch database.")
         call_command("migrate", verbosity=0, interactive=False)
 
@@ -145,6 +208,10 @@ class Command(BaseCommand):
             self._measure_export(user, options["export_tasks"])
         if options["only"] in ("all", "today"):
             self._measure_today_and_insights(options["history_tasks"])
+        if options["only"] in ("all", "home"):
+            from recurring import bench_home
+
+            bench_home.run(self.stdout.write, options["home_size_list"], explain=options["explain"])
         load, cpus = os.getloadavg()[0], os.cpu_count() or 1
         if load > cpus:
             self.stdout.write(
