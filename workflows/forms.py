@@ -417,10 +417,10 @@ class RunPageForm(PageActionForm):
 
 class HomeOriginForm(forms.Form):
     """Where an action posted from Operations Home came from: the page's day (its badges are
-    relative to it) and scope. Home is bounded by its own last date, not by the scheduler's."""
+    relative to it) and scope."""
 
     home = _text()
-    home_date = StrictDateFormField(required=False, label="home_date", max_year=dt.MAXYEAR)
+    home_date = StrictDateFormField(required=False, label="home_date")
     home_scope = _text()
 
     def day(self, default: dt.date) -> dt.date:

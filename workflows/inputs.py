@@ -27,9 +27,15 @@ DATE_FORMAT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 INSTANT_FORMAT = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:?[0-9]{2})?"
 )
-#: Dates past this year are refused before they reach the scheduler: no duty runs that far ahead,
-#: and fire-time arithmetic near ``date.max`` has no room left.
-MAX_YEAR = 9000
+#: The portal's calendar: every date and instant any door accepts lies in years 2000–2100
+#: (``docs/api.md``). No duty of the portal is dated outside it, and inside it every zone offset
+#: (−12:00 to +14:00), every offset a template or a lead time adds (ten years at most) and every
+#: fire time derived from a date stays representable by Python and by the database.
+FIRST_DATE = dt.date(2000, 1, 1)
+LAST_DATE = dt.date(2100, 12, 31)
+FIRST_INSTANT = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+LAST_INSTANT = dt.datetime(2101, 1, 1, tzinfo=dt.UTC) - dt.timedelta(microseconds=1)
+CALENDAR = f"years {FIRST_DATE.year}–{LAST_DATE.year}"
 
 TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
 FALSE_WORDS = frozenset({"false", "0", "no", "off"})
@@ -42,11 +48,31 @@ def strict_date(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
 
 
-def parse_date(value: Any, name: str, *, required: bool = True, max_year: int = MAX_YEAR) -> dt.date | None:
-    """A date (a ``date`` object, not a ``datetime``, or exactly ``YYYY-MM-DD`` text) no later than
-    year ``max_year`` (``MAX_YEAR`` unless a reader bounds the date itself, as Home does). Refused
-    with ``validation_error`` when missing or too far ahead and with ``invalid_date`` when
-    malformed, naming the field either way."""
+def outside_calendar(name: str, shown: str) -> str:
+    """The one message for a date or an instant outside the portal's calendar."""
+    return f"{name}: {shown} is outside the portal's calendar ({CALENDAR}: {FIRST_DATE} to {LAST_DATE})."
+
+
+def check_date(day: dt.date, name: str) -> dt.date:
+    """``day`` when it lies in the portal's calendar; ``validation_error`` naming ``name`` otherwise."""
+    if not FIRST_DATE <= day <= LAST_DATE:
+        raise DomainError("validation_error", outside_calendar(name, day.isoformat()), field=name)
+    return day
+
+
+def check_instant(instant: dt.datetime, name: str) -> dt.datetime:
+    """``instant`` (aware) when it lies in the portal's calendar in UTC; ``validation_error`` naming
+    ``name`` otherwise."""
+    if not FIRST_INSTANT <= instant <= LAST_INSTANT:
+        raise DomainError("validation_error", outside_calendar(name, instant.isoformat()), field=name)
+    return instant
+
+
+def parse_date(value: Any, name: str, *, required: bool = True) -> dt.date | None:
+    """A date (a ``date`` object, not a ``datetime``, or exactly ``YYYY-MM-DD`` text) in the
+    portal's calendar (``FIRST_DATE`` to ``LAST_DATE``). Refused with ``validation_error`` when
+    missing or outside the calendar and with ``invalid_date`` when malformed, naming the field
+    either way."""
     if value is None or (isinstance(value, str) and not value.strip()):
         if not required:
             return None
@@ -61,15 +87,14 @@ def parse_date(value: Any, name: str, *, required: bool = True, max_year: int = 
         except ValueError:
             detail = f"{name}: '{value}' is not a date in YYYY-MM-DD form."
             raise DomainError("invalid_date", detail, field=name) from None
-    if day.year > max_year:
-        detail = f"{name}: {day.isoformat()} is too far ahead (year {max_year} at most)."
-        raise DomainError("validation_error", detail, field=name)
-    return day
+    return check_date(day, name)
 
 
 def parse_instant(value: Any, name: str) -> dt.datetime:
     """An ISO 8601 date-time (``INSTANT_FORMAT``); without an offset it is read in
-    ``PORTAL_TIME_ZONE``. Refused with ``invalid_datetime`` naming the field."""
+    ``PORTAL_TIME_ZONE``. Refused with ``invalid_datetime`` naming the field when malformed
+    (empty included) and with ``validation_error`` when outside the portal's calendar (in UTC,
+    so every zone's wall time of it is representable)."""
     text = value.strip() if isinstance(value, str) else ""
     try:
         if not INSTANT_FORMAT.fullmatch(text):
@@ -82,8 +107,16 @@ def parse_instant(value: Any, name: str) -> dt.datetime:
             field=name,
         ) from None
     if timezone.is_naive(instant):
-        instant = instant.replace(tzinfo=ZoneInfo(settings.PORTAL_TIME_ZONE))
-    return instant
+        try:
+            instant = instant.replace(tzinfo=ZoneInfo(settings.PORTAL_TIME_ZONE))
+            instant.utcoffset()
+        except OverflowError:
+            raise DomainError("validation_error", outside_calendar(name, text), field=name) from None
+    try:
+        instant.astimezone(dt.UTC)
+    except OverflowError:
+        raise DomainError("validation_error", outside_calendar(name, text), field=name) from None
+    return check_instant(instant, name)
 
 
 def parse_bool(value: Any, name: str, *, default: bool = False) -> bool:
@@ -111,28 +144,22 @@ def parse_uuid(value: Any, name: str) -> uuid.UUID:
 class StrictDateFormField(forms.DateField):
     """The page forms' date field: :func:`parse_date`'s rules, its message as the form error."""
 
-    def __init__(self, *, max_year: int = MAX_YEAR, **kwargs: Any) -> None:
-        self.max_year = max_year
-        super().__init__(**kwargs)
-
     def to_python(self, value: Any) -> dt.date | None:
         try:
-            return parse_date(value, self.label or "date", required=False, max_year=self.max_year)
+            return parse_date(value, self.label or "date", required=False)
         except DomainError as exc:
             raise forms.ValidationError(exc.detail, code=exc.code) from None
 
 
 class StrictDateField(serializers.DateField):
-    """The API's date field: exactly ``YYYY-MM-DD``, no later than year ``max_year``."""
-
-    def __init__(self, *, max_year: int = MAX_YEAR, **kwargs: Any) -> None:
-        self.max_year = max_year
-        super().__init__(**kwargs)
+    """The API's date field: exactly ``YYYY-MM-DD``, in the portal's calendar."""
 
     def to_internal_value(self, value: Any) -> dt.date:
         if not isinstance(value, str) or not DATE_FORMAT.fullmatch(value.strip()):
             raise serializers.ValidationError("Enter a date in YYYY-MM-DD form.")
         day = super().to_internal_value(value.strip())
-        if day.year > self.max_year:
-            raise serializers.ValidationError(f"The date is too far ahead (year {self.max_year} at most).")
+        if not FIRST_DATE <= day <= LAST_DATE:
+            raise serializers.ValidationError(
+                f"{day.isoformat()} is outside the portal's calendar ({CALENDAR}: {FIRST_DATE} to {LAST_DATE})."
+            )
         return day

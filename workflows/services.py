@@ -30,7 +30,7 @@ from .models import (
     check_text_length,
     find_dependency_cycle,
 )
-from .models.base import _person
+from .models.base import _as_date, _person
 from .signals import run_instantiated, template_saved
 
 REF_PATTERN = re.compile(r"^[-a-zA-Z0-9_]+$")
@@ -301,6 +301,8 @@ def _save_template(template: WorkflowTemplate, *, data: dict[str, Any], tasks: l
     for name, value in data.items():
         if name not in TEMPLATE_FIELDS:
             raise DomainError("validation_error", f"Unknown template field '{name}'.", field=name)
+        if name == "trigger_starts_on" and value not in (None, ""):
+            value = _as_date(value, name)
         setattr(template, name, value)
     # Validate copies: the caller's dicts stay as given.
     specs = [dict(spec) for spec in tasks] if tasks is not None else ([] if is_new else template_task_specs(template))
