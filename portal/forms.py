@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from django import forms
 
-from workflows.inputs import StrictDateFormField
+from workflows.inputs import PlainTextFormMixin, StrictDateFormField
 
 
-class HomeQueryForm(forms.Form):
+class HomeQueryForm(PlainTextFormMixin, forms.Form):
     """``?date=`` and ``?scope=`` of Operations Home; the date in the portal's calendar
     (``docs/api.md``), like every date the portal reads."""
 

@@ -25,7 +25,7 @@ from django.db.models import Q, QuerySet
 from django.forms.models import BaseInlineFormSet
 
 from .errors import DomainError
-from .inputs import StrictDateFormField, parse_bool
+from .inputs import PlainTextFormMixin, StrictDateFormField, parse_bool
 from .members import members
 from .models import ProofKind, RunLink, Task, TemplateTask, WorkflowTemplate
 from .services import TASK_CREATE_FIELDS, TEMPLATE_FIELDS, TEMPLATE_TASK_FIELDS, validate_template_definition
@@ -110,7 +110,7 @@ def _https_by_default(db_field: models.Field, **kwargs: Any) -> forms.Field | No
     return db_field.formfield(**kwargs)
 
 
-class TaskForm(forms.ModelForm):
+class TaskForm(PlainTextFormMixin, forms.ModelForm):
     """A task's plain fields (never its status). ``clean`` applies ``Task.check_edit``; saving
     goes through ``Task.edit``, which checks once more on the locked row, as a transition may
     happen between the two."""
@@ -143,7 +143,7 @@ class TaskForm(forms.ModelForm):
         return cleaned
 
 
-class WorkflowTemplateForm(forms.ModelForm):
+class WorkflowTemplateForm(PlainTextFormMixin, forms.ModelForm):
     """The template itself; its task definitions come from :class:`TemplateTaskFormSet`."""
 
     stages = CommaSeparatedNamesField(help_text="Ordered stage names, separated by commas: draft, review, scheduled.")
@@ -180,7 +180,7 @@ class WorkflowTemplateForm(forms.ModelForm):
         return cleaned
 
 
-class TemplateTaskForm(forms.ModelForm):
+class TemplateTaskForm(PlainTextFormMixin, forms.ModelForm):
     depends_on = CommaSeparatedNamesField(
         label="Depends on", help_text="Refs of prerequisite tasks, separated by commas."
     )
@@ -239,7 +239,7 @@ class TemplateTaskFormSet(BaseInlineFormSet):
         self.deleted_objects = [f.instance for f in self.deleted_forms] if self.can_delete else []
 
 
-class RunLinkForm(forms.ModelForm):
+class RunLinkForm(PlainTextFormMixin, forms.ModelForm):
     """A run link's URL; filled through ``Run.fill_link`` (http or https, never cleared)."""
 
     url = forms.CharField(max_length=2000, required=False, label="URL", widget=forms.URLInput(attrs={"size": 60}))
@@ -262,18 +262,18 @@ class RunLinkForm(forms.ModelForm):
 # --------------------------------------------------------------------------------------------
 
 
-class AnchorDateForm(forms.Form):
+class AnchorDateForm(PlainTextFormMixin, forms.Form):
     anchor_date = StrictDateFormField(
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text="Due dates of the run's tasks are this date plus each task's offset days.",
     )
 
 
-class CloneForm(forms.Form):
+class CloneForm(PlainTextFormMixin, forms.Form):
     name = forms.CharField(max_length=200, help_text="The clone starts as a manual template.")
 
 
-class ReasonForm(forms.Form):
+class ReasonForm(PlainTextFormMixin, forms.Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
 
 
@@ -283,26 +283,26 @@ class SkipForm(ReasonForm):
     )
 
 
-class WaitForm(forms.Form):
+class WaitForm(PlainTextFormMixin, forms.Form):
     waiting_for = forms.CharField(max_length=300, help_text="Who or what we are waiting on.")
     follow_up_at = StrictDateFormField(widget=forms.DateInput(attrs={"type": "date"}))
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
 
 
-class FollowUpForm(forms.Form):
+class FollowUpForm(PlainTextFormMixin, forms.Form):
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
     next_follow_up_at = StrictDateFormField(widget=forms.DateInput(attrs={"type": "date"}))
 
 
-class NoteForm(forms.Form):
+class NoteForm(PlainTextFormMixin, forms.Form):
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
 
 
-class CommentForm(forms.Form):
+class CommentForm(PlainTextFormMixin, forms.Form):
     body = forms.CharField(label="Comment", widget=forms.Textarea(attrs={"rows": 4, "cols": 60}))
 
 
-class ProofForm(forms.Form):
+class ProofForm(PlainTextFormMixin, forms.Form):
     """One proof item; ``add_proof`` checks it (URL, size limit, content type, sha256)."""
 
     kind = forms.ChoiceField(choices=ProofKind.choices)
@@ -336,7 +336,7 @@ def _text(**kwargs: Any) -> forms.CharField:
     return forms.CharField(required=False, **kwargs)
 
 
-class PageActionForm(forms.Form):
+class PageActionForm(PlainTextFormMixin, forms.Form):
     """Input of an action posted from an operator page (the task page, a Home row, the run page).
     The form reads and parses (strict dates, booleans); whether a value is required is the domain
     method's to say, so a missing one is refused with the method's code, naming everything that is
@@ -415,7 +415,7 @@ class RunPageForm(PageActionForm):
     reason = _text()
 
 
-class HomeOriginForm(forms.Form):
+class HomeOriginForm(PlainTextFormMixin, forms.Form):
     """Where an action posted from Operations Home came from: the page's day (its badges are
     relative to it) and scope."""
 

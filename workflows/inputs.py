@@ -16,7 +16,9 @@ from zoneinfo import ZoneInfo
 
 from django import forms
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.deconstruct import deconstructible
 from rest_framework import serializers
 
 from .errors import DomainError
@@ -163,3 +165,101 @@ class StrictDateField(serializers.DateField):
                 f"{day.isoformat()} is outside the portal's calendar ({CALENDAR}: {FIRST_DATE} to {LAST_DATE})."
             )
         return day
+
+
+# --------------------------------------------------------------------------------------------
+# Text: no control characters
+# --------------------------------------------------------------------------------------------
+
+#: Characters no text the portal reads may hold: the C0 controls and DEL, except tab, line feed
+#: and carriage return (multi-line text keeps its lines). NUL among them can not even be stored
+#: by PostgreSQL.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def control_character_message(value: str) -> str | None:
+    """Why ``value`` is refused (naming the first control character), or None when it is plain."""
+    found = CONTROL_CHARACTERS.search(value) if isinstance(value, str) else None
+    if found is None:
+        return None
+    return f"Control characters are not allowed (found U+{ord(found.group()):04X} at position {found.start() + 1})."
+
+
+def check_plain_text(value: Any, name: str) -> Any:
+    """``value`` when it holds no control character; ``validation_error`` naming ``name`` otherwise.
+    The domain's check, so every door refuses the same text with the same message."""
+    message = control_character_message(value)
+    if message:
+        raise DomainError("validation_error", f"{name}: {message}", field=name)
+    return value
+
+
+@deconstructible
+class PlainTextValidator:
+    """The field validator of forms, model forms and serializers: no control characters."""
+
+    code = "control_characters"
+
+    def __call__(self, value: Any) -> None:
+        message = control_character_message(value)
+        if message:
+            raise ValidationError(message, code=self.code)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PlainTextValidator)
+
+    def __hash__(self) -> int:
+        return hash(PlainTextValidator)
+
+
+validate_plain_text = PlainTextValidator()
+
+
+def control_character_errors(data: Any, fields: Any = None) -> dict[str, str]:
+    """``{name: message}`` for every value in ``data`` (a QueryDict, a dict, a list of JSON)
+    holding a control character, nested names written ``tasks[0].assignee``. Keys are read too."""
+    errors: dict[str, str] = {}
+
+    def walk(value: Any, name: str) -> None:
+        if isinstance(value, str):
+            message = control_character_message(value)
+            if message and name not in errors:
+                errors[name] = message
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                walk(key, f"{name}.{key}" if name else str(key))
+                walk(item, f"{name}.{key}" if name else str(key))
+        elif isinstance(value, list | tuple):
+            for index, item in enumerate(value):
+                walk(item, f"{name}[{index}]")
+
+    if hasattr(data, "lists"):
+        for key, values in data.lists():
+            walk(key, key)
+            for item in values:
+                walk(item, key)
+    else:
+        walk(data, "")
+    return errors
+
+
+class PlainTextFormMixin:
+    """A Django form that refuses control characters in every value it is given, before any
+    field reads it (a lookup by a username with NUL in it would reach the database). The error is
+    the field's (or the form's, for a name it does not know) with :class:`PlainTextValidator`'s
+    message and code."""
+
+    def full_clean(self) -> None:
+        bad: dict[str, str] = {}
+        if self.is_bound:
+            data = self.data.copy()
+            for key, message in control_character_errors(self.data).items():
+                bad[key] = message
+                data.pop(key, None)
+            self.data = data
+        super().full_clean()
+        for key, message in bad.items():
+            name = next((field for field in self.fields if self.add_prefix(field) == key), None)
+            if name is not None:
+                self._errors.pop(name, None)
+            self.add_error(name, ValidationError(message if name else f"{key}: {message}", code="control_characters"))

@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .errors import DomainError
+from .inputs import check_plain_text
 from .models import (
     MAX_ESTIMATE_MINUTES,
     MAX_OFFSET_DAYS,
@@ -301,11 +302,15 @@ def _save_template(template: WorkflowTemplate, *, data: dict[str, Any], tasks: l
     for name, value in data.items():
         if name not in TEMPLATE_FIELDS:
             raise DomainError("validation_error", f"Unknown template field '{name}'.", field=name)
+        check_plain_text(value, name)
         if name == "trigger_starts_on" and value not in (None, ""):
             value = _as_date(value, name)
         setattr(template, name, value)
     # Validate copies: the caller's dicts stay as given.
     specs = [dict(spec) for spec in tasks] if tasks is not None else ([] if is_new else template_task_specs(template))
+    for position, spec in enumerate(specs):
+        for name, value in spec.items():
+            check_plain_text(value, f"tasks[{position}].{name}")
     validate_template_definition(template, specs)
     becomes_active = template.schedule_active
     if becomes_active and not was_automatic_enabled and not is_new:
@@ -585,6 +590,8 @@ def create_manual_task(*, by=None, **values: Any) -> Task:
     unknown = set(values) - set(TASK_CREATE_FIELDS)
     if unknown:
         raise DomainError("validation_error", f"Unknown task field(s): {', '.join(sorted(unknown))}.")
+    for name, value in values.items():
+        check_plain_text(value, name)
     if not (values.get("title") or "").strip():
         raise DomainError("validation_error", "A task needs a title.", missing=["title"])
     if not values.get("due_date"):

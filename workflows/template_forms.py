@@ -15,7 +15,7 @@ from django.db.models import Q
 
 from .errors import DomainError
 from .forms import CommaSeparatedNamesField
-from .inputs import StrictDateFormField
+from .inputs import PlainTextFormMixin, StrictDateFormField
 from .members import members
 from .models import WorkflowTemplate
 
@@ -40,7 +40,7 @@ EDITABLE_TASK_FIELDS = (
 )
 
 
-class PortalForm(forms.Form):
+class PortalForm(PlainTextFormMixin, forms.Form):
     """Labels without Django's trailing colon, as on every portal page."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
