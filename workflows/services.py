@@ -17,6 +17,7 @@ from .inputs import check_plain_text
 from .models import (
     MAX_ESTIMATE_MINUTES,
     MAX_OFFSET_DAYS,
+    MAX_TEMPLATE_TASKS,
     MAX_TEXT_LENGTH,
     Priority,
     Run,
@@ -111,6 +112,17 @@ def _whole_number(
     if maximum is not None and number > maximum:
         raise DomainError("validation_error", f"{what} must be {maximum:,} or less.", field=field, **extra)
     return number
+
+
+def check_task_count(tasks: list | None) -> None:
+    """Refuse more than ``MAX_TEMPLATE_TASKS`` task definitions, before any of them is read."""
+    if tasks is not None and len(tasks) > MAX_TEMPLATE_TASKS:
+        raise DomainError(
+            "validation_error",
+            f"tasks: a template holds at most {MAX_TEMPLATE_TASKS:,} tasks; got {len(tasks):,}.",
+            field="tasks",
+            limit=MAX_TEMPLATE_TASKS,
+        )
 
 
 def validate_template_definition(template: WorkflowTemplate, tasks: list[dict]) -> None:
@@ -307,6 +319,7 @@ def _save_template(template: WorkflowTemplate, *, data: dict[str, Any], tasks: l
             value = _as_date(value, name)
         setattr(template, name, value)
     # Validate copies: the caller's dicts stay as given.
+    check_task_count(tasks)
     specs = [dict(spec) for spec in tasks] if tasks is not None else ([] if is_new else template_task_specs(template))
     for position, spec in enumerate(specs):
         for name, value in spec.items():

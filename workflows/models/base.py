@@ -71,6 +71,9 @@ class RunStatus(models.TextChoices):
 MAX_TEXT_LENGTH = 20_000
 MAX_ESTIMATE_MINUTES = 100_000
 MAX_OFFSET_DAYS = 3650
+#: Task definitions one template may hold: far more than any workflow needs, and few enough that
+#: a body is refused before anything per task is checked.
+MAX_TEMPLATE_TASKS = 500
 
 
 def check_text_length(value: str | None, field: str, *, limit: int = MAX_TEXT_LENGTH) -> None:
