@@ -93,6 +93,15 @@ def refuse_control_characters(data: Any) -> None:
         raise serializers.ValidationError({name: [message] for name, message in errors.items()})
 
 
+@extend_schema_field({"type": "string", "anyOf": [{"format": "uri"}, {"maxLength": 0}]})
+class OptionalURLField(serializers.CharField):
+    """A stored URL shown as it is: an http(s) URL, or ``""`` when there is none."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("read_only", True)
+        super().__init__(**kwargs)
+
+
 class StrictInputSerializer(serializers.Serializer):
     """Refuses keys it does not know: a misspelt field must not be silently ignored."""
 

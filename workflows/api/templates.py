@@ -136,7 +136,7 @@ class TemplateSerializer(StrictInputSerializer):
     tasks = TemplateTaskSerializer(many=True, required=False, max_length=MAX_TEMPLATE_TASKS)
     schedule_description = serializers.SerializerMethodField()
     next_fire_times = serializers.SerializerMethodField()
-    archived_at = serializers.DateTimeField(read_only=True)
+    archived_at = serializers.DateTimeField(read_only=True, allow_null=True)
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
 
