@@ -421,7 +421,7 @@ class HomeOriginForm(PlainTextFormMixin, forms.Form):
 
     home = _text()
     home_date = StrictDateFormField(required=False, label="home_date")
-    home_scope = _text()
+    home_scope = _text(max_length=20)
 
     def day(self, default: dt.date) -> dt.date:
         """The page's day; ``default`` when absent or malformed (the row still renders)."""
@@ -439,5 +439,12 @@ class HomeOriginForm(PlainTextFormMixin, forms.Form):
         return self.cleaned_data.get("home_scope", "")
 
     def page_query(self) -> dict[str, str]:
-        """The Home page's own query (``date``, ``scope``) to go back to, as it was given."""
-        return {key: self.data[f"home_{key}"] for key in ("date", "scope") if self.data.get(f"home_{key}")}
+        """The Home page's own query (``date``, ``scope``) to go back to, as it was given; a value
+        the form refuses is left out (Home then shows its default)."""
+        self.is_valid()
+        query = {}
+        if self.cleaned_data.get("home_date"):
+            query["date"] = self.cleaned_data["home_date"].isoformat()
+        if self.cleaned_data.get("home_scope"):
+            query["scope"] = self.cleaned_data["home_scope"]
+        return query

@@ -17,7 +17,7 @@ from .errors import DomainError
 from .forms import CommaSeparatedNamesField
 from .inputs import PlainTextFormMixin, StrictDateFormField
 from .members import members
-from .models import WorkflowTemplate
+from .models import MAX_TEMPLATE_TASKS, WorkflowTemplate
 
 User = get_user_model()
 
@@ -140,7 +140,13 @@ class BaseTemplateTaskFormSet(forms.BaseFormSet):
 
 
 TemplateTaskFormSet = forms.formset_factory(
-    TemplateTaskEditForm, formset=BaseTemplateTaskFormSet, extra=1, can_delete=True
+    TemplateTaskEditForm,
+    formset=BaseTemplateTaskFormSet,
+    extra=1,
+    can_delete=True,
+    max_num=MAX_TEMPLATE_TASKS,
+    absolute_max=MAX_TEMPLATE_TASKS + 1,
+    validate_max=True,
 )
 
 

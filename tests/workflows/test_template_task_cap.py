@@ -44,3 +44,20 @@ def test_updating_a_template_past_the_cap_changes_nothing(api):
     response = api.patch(f"/api/v1/templates/{template.pk}/", {"tasks": _tasks(MAX_TEMPLATE_TASKS + 1)}, format="json")
     assert response.status_code == 400 and response.json()["detail"].startswith("tasks: a template holds at most")
     assert list(template.tasks.values_list("ref", flat=True)) == ["a"]
+
+
+@pytest.mark.parametrize("count", ["999999", "9" * 40, "12a", "501x"])
+@pytest.mark.parametrize("add_task", [False, True])
+def test_the_editor_refuses_a_forged_task_form_count_without_building_the_forms(client, admin_user, count, add_task):
+    template = save_template(data={"name": "Small", "stages": ["draft"]}, tasks=[spec("a", stage="draft")])
+    client.force_login(admin_user)
+    data = {"name": "Renamed", "stages": "draft", "tasks-TOTAL_FORMS": count, "tasks-INITIAL_FORMS": "1"}
+    if add_task:
+        data["add_task"] = "1"
+    started = time.monotonic()
+    response = client.post(f"/workflows/templates/{template.pk}/edit/", data)
+    assert response.status_code == 400
+    assert "A template holds at most 500 tasks" in response.content.decode()
+    assert time.monotonic() - started < 5
+    template.refresh_from_db()
+    assert template.name == "Small" and list(template.tasks.values_list("ref", flat=True)) == ["a"]
