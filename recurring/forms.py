@@ -8,7 +8,7 @@ import datetime as dt
 
 from django import forms
 
-from workflows.forms import assignee_field_options, keep_current_assignee
+from workflows.forms import assignee_field_options, keep_current_assignee, portal_formfield
 from workflows.inputs import PlainTextFormMixin, StrictDateFormField
 
 from . import cron
@@ -28,6 +28,7 @@ class RecurringConfigForm(PlainTextFormMixin, forms.ModelForm):
 
     class Meta:
         model = RecurringConfig
+        formfield_callback = portal_formfield
         fields = CONFIG_FORM_FIELDS
         labels = {
             "timezone": "Time zone",

@@ -151,3 +151,18 @@ def test_query_string_and_body_dates_off_the_calendar_are_a_400(api, day):
     assert launch.status_code == 400
     assert launch.json()["detail"] == f"anchor_date: {day} {OUTSIDE}"
     assert not Run.objects.exists()
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
+def test_the_admin_reads_dates_through_the_same_window(client, admin_user, day):
+    task = TaskFactory(due_date=dt.date(2028, 2, 9))
+    client.force_login(admin_user)
+    page = client.get(reverse("admin:workflows_task_change", args=[task.pk]))
+    form = page.context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None and not isinstance(value, list)}
+    data.update(title=task.title, due_date=day, priority=task.priority)
+    response = client.post(reverse("admin:workflows_task_change", args=[task.pk]), data)
+    assert response.status_code == 200
+    assert f"{day} {OUTSIDE}" in html.unescape(response.content.decode())
+    task.refresh_from_db()
+    assert task.due_date == dt.date(2028, 2, 9)

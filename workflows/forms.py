@@ -103,8 +103,12 @@ def keep_current_assignee(form: forms.ModelForm) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def _https_by_default(db_field: models.Field, **kwargs: Any) -> forms.Field | None:
-    # A URL typed without a scheme ("example.com/guide") is taken as https, as Django 6 will.
+def portal_formfield(db_field: models.Field, **kwargs: Any) -> forms.Field | None:
+    """The form field of a model field in the portal's model forms (the admin's included): a
+    date is read by the one strict parser (``workflows.inputs``, the portal's calendar), and a URL
+    typed without a scheme ("example.com/guide") is taken as https, as Django 6 will."""
+    if isinstance(db_field, models.DateField) and not isinstance(db_field, models.DateTimeField):
+        kwargs.setdefault("form_class", StrictDateFormField)
     if isinstance(db_field, models.URLField):
         kwargs.setdefault("assume_scheme", "https")
     return db_field.formfield(**kwargs)
@@ -118,7 +122,7 @@ class TaskForm(PlainTextFormMixin, forms.ModelForm):
     class Meta:
         model = Task
         fields = TASK_CREATE_FIELDS
-        formfield_callback = _https_by_default
+        formfield_callback = portal_formfield
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -153,6 +157,7 @@ class WorkflowTemplateForm(PlainTextFormMixin, forms.ModelForm):
 
     class Meta:
         model = WorkflowTemplate
+        formfield_callback = portal_formfield
         fields = TEMPLATE_FIELDS
 
     def clean(self) -> dict[str, Any]:
@@ -190,6 +195,7 @@ class TemplateTaskForm(PlainTextFormMixin, forms.ModelForm):
 
     class Meta:
         model = TemplateTask
+        formfield_callback = portal_formfield
         fields = ("position", *TEMPLATE_TASK_FIELDS)
         widgets = {"instructions": forms.Textarea(attrs={"rows": 3, "cols": 60})}
         help_texts = {"position": "Order within the template; lower comes first."}
@@ -246,6 +252,7 @@ class RunLinkForm(PlainTextFormMixin, forms.ModelForm):
 
     class Meta:
         model = RunLink
+        formfield_callback = portal_formfield
         fields = ("url",)
 
     def clean_url(self) -> str:
