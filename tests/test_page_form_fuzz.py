@@ -191,6 +191,11 @@ GETS = {
         {"cron_expression": "0 9 * * *", "timezone": "UTC", "starts_on": "2028-03-01"},
     ),
     "launch-preview": (None, {"anchor_date": "2028-04-01"}),
+    "run-list": ("/workflows/", {"q": "close", "status": "active", "at_risk": ""}),
+    "template-library": ("/workflows/templates/", {"q": "close"}),
+    "recurring-list": ("/recurring/", {"state": "active", "archived": "include", "failing": "true"}),
+    "inbox": ("/notifications/", {"state": "unread", "type": "task-due"}),
+    "start-today": ("/today/", {"later": ""}),
 }
 
 
