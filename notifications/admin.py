@@ -11,11 +11,12 @@ from django import forms
 from django.contrib import admin
 
 from workflows.admin import admin_link, apply_to_each, form_action
+from workflows.inputs import PlainTextFormMixin
 
 from .models import ChannelPreference, Notification, NotificationType
 
 
-class AcknowledgeForm(forms.Form):
+class AcknowledgeForm(PlainTextFormMixin, forms.Form):
     note = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
         help_text="What was done about it; kept with the notification.",

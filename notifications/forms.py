@@ -1,11 +1,12 @@
 from django import forms
 
 from workflows.forms import PageActionForm
+from workflows.inputs import PlainTextFormMixin
 
 from .models import ChannelPreference, NotificationType
 
 
-class PreferencesForm(forms.Form):
+class PreferencesForm(PlainTextFormMixin, forms.Form):
     """One e-mail choice per notification type; in-app delivery is always on."""
 
     def __init__(self, *args, current: dict[str, str], **kwargs):

@@ -116,6 +116,9 @@ class Notification(models.Model):
         note = (note or "").strip()
         if not note:
             raise DomainError("note_required", "Acknowledging needs a note.", missing=["note"])
+        from workflows.models import check_text_length
+
+        check_text_length(note, "note")
         if self.type not in (NotificationType.AUTOMATION_FAILURE, NotificationType.MISSED_WINDOWS):
             raise DomainError("invalid_transition", "Only automation failures and missed windows can be acknowledged.")
         if self.acknowledged_at:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django import forms
 
-from workflows.inputs import StrictDateFormField
+from workflows.inputs import PlainTextFormMixin, StrictDateFormField
 
 
-class HomeQueryForm(forms.Form):
-    """``?date=`` and ``?scope=`` of Operations Home. Home is bounded by its own last date (a week
-    ahead of the day must stay on the calendar), which the view checks and names."""
+class HomeQueryForm(PlainTextFormMixin, forms.Form):
+    """``?date=`` and ``?scope=`` of Operations Home; the date in the portal's calendar
+    (``docs/api.md``), like every date the portal reads."""
 
-    date = StrictDateFormField(required=False, label="date", max_year=dt.MAXYEAR)
+    date = StrictDateFormField(required=False, label="date")
     scope = forms.CharField(required=False)

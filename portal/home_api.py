@@ -31,8 +31,8 @@ MAX_GROUP_LIMIT = 500
 class HomeQuerySerializer(QueryFilterSerializer):
     common_params = frozenset({"format"})
 
-    # Bounded by the calendar itself: Home checks the last date it can show (a week ahead).
-    date = StrictDateField(required=False, max_year=dt.MAXYEAR, help_text="The day to look at (default: today).")
+    # Bounded by the portal's calendar (docs/api.md), like every date the portal reads.
+    date = StrictDateField(required=False, help_text="The day to look at (default: today).")
     scope = serializers.ChoiceField(
         choices=SCOPES, required=False, default="all", help_text="mine = assigned to me or to nobody."
     )

@@ -327,8 +327,8 @@ class GenerationRunSerializer(serializers.ModelSerializer):
     kind = serializers.CharField(read_only=True)
     error = serializers.CharField(read_only=True, allow_null=True, help_text="null when there was no error.")
     schedule_title = serializers.SerializerMethodField()
-    triggered_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    acknowledged_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    triggered_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    acknowledged_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     needs_attention = serializers.SerializerMethodField()
 
     class Meta:

@@ -15,7 +15,7 @@ from django import forms
 from django.db.models import Exists, OuterRef, QuerySet
 
 from workflows.errors import DomainError
-from workflows.inputs import parse_bool, parse_uuid
+from workflows.inputs import control_character_errors, parse_bool, parse_uuid
 from workflows.models import WorkflowTemplate
 
 from .models import GenerationRun, GenerationStatus, GenerationTrigger, RecurringConfig
@@ -32,6 +32,10 @@ class StrictFilterSet(django_filters.FilterSet):
     def __init__(self, data=None, queryset=None, **kwargs: Any) -> None:
         super().__init__(data, queryset, **kwargs)
         if self.is_bound:
+            bad = control_character_errors(self.data)
+            if bad:
+                name, message = next(iter(bad.items()))
+                raise DomainError("validation_error", f"{name}: {message}", field=name)
             known = set(self.filters) | COMMON_PARAMS
             unknown = sorted(set(self.data.keys()) - known)
             if unknown:

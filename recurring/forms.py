@@ -8,8 +8,8 @@ import datetime as dt
 
 from django import forms
 
-from workflows.forms import assignee_field_options, keep_current_assignee
-from workflows.inputs import StrictDateFormField
+from workflows.forms import assignee_field_options, keep_current_assignee, portal_formfield
+from workflows.inputs import PlainTextFormMixin, StrictDateFormField
 
 from . import cron
 from .models import RecurringConfig
@@ -20,7 +20,7 @@ from .services import CONFIG_FIELDS
 CONFIG_FORM_FIELDS = list(CONFIG_FIELDS)
 
 
-class RecurringConfigForm(forms.ModelForm):
+class RecurringConfigForm(PlainTextFormMixin, forms.ModelForm):
     """Validates the schedule with ``recurring.cron`` (the same check the API and the services
     apply), so a refused expression shows the reason next to the field."""
 
@@ -28,6 +28,7 @@ class RecurringConfigForm(forms.ModelForm):
 
     class Meta:
         model = RecurringConfig
+        formfield_callback = portal_formfield
         fields = CONFIG_FORM_FIELDS
         labels = {
             "timezone": "Time zone",
@@ -72,7 +73,7 @@ class RecurringConfigForm(forms.ModelForm):
             raise forms.ValidationError(f"{str(exc)[:1].upper()}{str(exc)[1:]}.", code="invalid_timezone")
 
 
-class BackfillForm(forms.Form):
+class BackfillForm(PlainTextFormMixin, forms.Form):
     """A backfill date range. The range rules (at most 366 days, end not before start, no window
     in the future, bounded by the start date) are the services' and come back as form errors."""
 
@@ -92,7 +93,7 @@ class BackfillForm(forms.Form):
         return cleaned
 
 
-class AcknowledgeForm(forms.Form):
+class AcknowledgeForm(PlainTextFormMixin, forms.Form):
     note = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="What was done about the failure (required; kept with the generation run).",

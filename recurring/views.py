@@ -30,7 +30,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from workflows.errors import DomainError
-from workflows.inputs import strict_date
+from workflows.inputs import parse_date
 from workflows.models import Run, WorkflowTemplate
 
 from . import services
@@ -367,9 +367,9 @@ def preview_of(values: QueryDict | dict) -> dict[str, Any]:
             return {"error": " ".join(probe.errors[name])}
     zone = probe.cleaned_data["timezone"]
     try:
-        starts_on = strict_date(values.get("starts_on") or "")
-    except ValueError:
-        starts_on = None  # no start date yet: the schedule starts on the day it is saved
+        starts_on = parse_date(values.get("starts_on"), "starts_on", required=False)
+    except DomainError:
+        starts_on = None  # no start date yet (or one the form refuses): the schedule starts on the day it is saved
     schedule = RecurringConfig(
         cron_expression=probe.cleaned_data["cron_expression"], timezone=zone, starts_on=starts_on
     )

@@ -18,7 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 
 from .errors import DomainError
-from .inputs import StrictDateFormField, parse_bool, parse_uuid
+from .inputs import StrictDateFormField, control_character_errors, parse_bool, parse_uuid
 from .models import (
     HOME_GROUPS,
     Run,
@@ -157,6 +157,9 @@ class StrictFilterSet(django_filters.FilterSet):
 
     def filtered(self) -> QuerySet:
         """The filtered queryset, or a ``ValidationError`` naming the first refused filter."""
+        bad = control_character_errors(self.data)
+        if bad:
+            raise ValidationError({name: [message] for name, message in bad.items()})
         known = self.known_params()
         unknown = sorted(set(self.data.keys()) - known)
         if unknown:

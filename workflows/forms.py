@@ -25,7 +25,7 @@ from django.db.models import Q, QuerySet
 from django.forms.models import BaseInlineFormSet
 
 from .errors import DomainError
-from .inputs import StrictDateFormField, parse_bool
+from .inputs import PlainTextFormMixin, StrictDateFormField, parse_bool
 from .members import members
 from .models import ProofKind, RunLink, Task, TemplateTask, WorkflowTemplate
 from .services import TASK_CREATE_FIELDS, TEMPLATE_FIELDS, TEMPLATE_TASK_FIELDS, validate_template_definition
@@ -103,14 +103,18 @@ def keep_current_assignee(form: forms.ModelForm) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def _https_by_default(db_field: models.Field, **kwargs: Any) -> forms.Field | None:
-    # A URL typed without a scheme ("example.com/guide") is taken as https, as Django 6 will.
+def portal_formfield(db_field: models.Field, **kwargs: Any) -> forms.Field | None:
+    """The form field of a model field in the portal's model forms (the admin's included): a
+    date is read by the one strict parser (``workflows.inputs``, the portal's calendar), and a URL
+    typed without a scheme ("example.com/guide") is taken as https, as Django 6 will."""
+    if isinstance(db_field, models.DateField) and not isinstance(db_field, models.DateTimeField):
+        kwargs.setdefault("form_class", StrictDateFormField)
     if isinstance(db_field, models.URLField):
         kwargs.setdefault("assume_scheme", "https")
     return db_field.formfield(**kwargs)
 
 
-class TaskForm(forms.ModelForm):
+class TaskForm(PlainTextFormMixin, forms.ModelForm):
     """A task's plain fields (never its status). ``clean`` applies ``Task.check_edit``; saving
     goes through ``Task.edit``, which checks once more on the locked row, as a transition may
     happen between the two."""
@@ -118,7 +122,7 @@ class TaskForm(forms.ModelForm):
     class Meta:
         model = Task
         fields = TASK_CREATE_FIELDS
-        formfield_callback = _https_by_default
+        formfield_callback = portal_formfield
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -143,7 +147,7 @@ class TaskForm(forms.ModelForm):
         return cleaned
 
 
-class WorkflowTemplateForm(forms.ModelForm):
+class WorkflowTemplateForm(PlainTextFormMixin, forms.ModelForm):
     """The template itself; its task definitions come from :class:`TemplateTaskFormSet`."""
 
     stages = CommaSeparatedNamesField(help_text="Ordered stage names, separated by commas: draft, review, scheduled.")
@@ -153,6 +157,7 @@ class WorkflowTemplateForm(forms.ModelForm):
 
     class Meta:
         model = WorkflowTemplate
+        formfield_callback = portal_formfield
         fields = TEMPLATE_FIELDS
 
     def clean(self) -> dict[str, Any]:
@@ -180,7 +185,7 @@ class WorkflowTemplateForm(forms.ModelForm):
         return cleaned
 
 
-class TemplateTaskForm(forms.ModelForm):
+class TemplateTaskForm(PlainTextFormMixin, forms.ModelForm):
     depends_on = CommaSeparatedNamesField(
         label="Depends on", help_text="Refs of prerequisite tasks, separated by commas."
     )
@@ -190,6 +195,7 @@ class TemplateTaskForm(forms.ModelForm):
 
     class Meta:
         model = TemplateTask
+        formfield_callback = portal_formfield
         fields = ("position", *TEMPLATE_TASK_FIELDS)
         widgets = {"instructions": forms.Textarea(attrs={"rows": 3, "cols": 60})}
         help_texts = {"position": "Order within the template; lower comes first."}
@@ -239,13 +245,14 @@ class TemplateTaskFormSet(BaseInlineFormSet):
         self.deleted_objects = [f.instance for f in self.deleted_forms] if self.can_delete else []
 
 
-class RunLinkForm(forms.ModelForm):
+class RunLinkForm(PlainTextFormMixin, forms.ModelForm):
     """A run link's URL; filled through ``Run.fill_link`` (http or https, never cleared)."""
 
     url = forms.CharField(max_length=2000, required=False, label="URL", widget=forms.URLInput(attrs={"size": 60}))
 
     class Meta:
         model = RunLink
+        formfield_callback = portal_formfield
         fields = ("url",)
 
     def clean_url(self) -> str:
@@ -262,18 +269,18 @@ class RunLinkForm(forms.ModelForm):
 # --------------------------------------------------------------------------------------------
 
 
-class AnchorDateForm(forms.Form):
+class AnchorDateForm(PlainTextFormMixin, forms.Form):
     anchor_date = StrictDateFormField(
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text="Due dates of the run's tasks are this date plus each task's offset days.",
     )
 
 
-class CloneForm(forms.Form):
+class CloneForm(PlainTextFormMixin, forms.Form):
     name = forms.CharField(max_length=200, help_text="The clone starts as a manual template.")
 
 
-class ReasonForm(forms.Form):
+class ReasonForm(PlainTextFormMixin, forms.Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
 
 
@@ -283,26 +290,26 @@ class SkipForm(ReasonForm):
     )
 
 
-class WaitForm(forms.Form):
+class WaitForm(PlainTextFormMixin, forms.Form):
     waiting_for = forms.CharField(max_length=300, help_text="Who or what we are waiting on.")
     follow_up_at = StrictDateFormField(widget=forms.DateInput(attrs={"type": "date"}))
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
 
 
-class FollowUpForm(forms.Form):
+class FollowUpForm(PlainTextFormMixin, forms.Form):
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
     next_follow_up_at = StrictDateFormField(widget=forms.DateInput(attrs={"type": "date"}))
 
 
-class NoteForm(forms.Form):
+class NoteForm(PlainTextFormMixin, forms.Form):
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
 
 
-class CommentForm(forms.Form):
+class CommentForm(PlainTextFormMixin, forms.Form):
     body = forms.CharField(label="Comment", widget=forms.Textarea(attrs={"rows": 4, "cols": 60}))
 
 
-class ProofForm(forms.Form):
+class ProofForm(PlainTextFormMixin, forms.Form):
     """One proof item; ``add_proof`` checks it (URL, size limit, content type, sha256)."""
 
     kind = forms.ChoiceField(choices=ProofKind.choices)
@@ -336,7 +343,7 @@ def _text(**kwargs: Any) -> forms.CharField:
     return forms.CharField(required=False, **kwargs)
 
 
-class PageActionForm(forms.Form):
+class PageActionForm(PlainTextFormMixin, forms.Form):
     """Input of an action posted from an operator page (the task page, a Home row, the run page).
     The form reads and parses (strict dates, booleans); whether a value is required is the domain
     method's to say, so a missing one is refused with the method's code, naming everything that is
@@ -415,13 +422,13 @@ class RunPageForm(PageActionForm):
     reason = _text()
 
 
-class HomeOriginForm(forms.Form):
+class HomeOriginForm(PlainTextFormMixin, forms.Form):
     """Where an action posted from Operations Home came from: the page's day (its badges are
-    relative to it) and scope. Home is bounded by its own last date, not by the scheduler's."""
+    relative to it) and scope."""
 
     home = _text()
-    home_date = StrictDateFormField(required=False, label="home_date", max_year=dt.MAXYEAR)
-    home_scope = _text()
+    home_date = StrictDateFormField(required=False, label="home_date")
+    home_scope = _text(max_length=20)
 
     def day(self, default: dt.date) -> dt.date:
         """The page's day; ``default`` when absent or malformed (the row still renders)."""
@@ -439,5 +446,12 @@ class HomeOriginForm(forms.Form):
         return self.cleaned_data.get("home_scope", "")
 
     def page_query(self) -> dict[str, str]:
-        """The Home page's own query (``date``, ``scope``) to go back to, as it was given."""
-        return {key: self.data[f"home_{key}"] for key in ("date", "scope") if self.data.get(f"home_{key}")}
+        """The Home page's own query (``date``, ``scope``) to go back to, as it was given; a value
+        the form refuses is left out (Home then shows its default)."""
+        self.is_valid()
+        query = {}
+        if self.cleaned_data.get("home_date"):
+            query["date"] = self.cleaned_data["home_date"].isoformat()
+        if self.cleaned_data.get("home_scope"):
+            query["scope"] = self.cleaned_data["home_scope"]
+        return query

@@ -16,7 +16,9 @@ from zoneinfo import ZoneInfo
 
 from django import forms
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.deconstruct import deconstructible
 from rest_framework import serializers
 
 from .errors import DomainError
@@ -27,9 +29,15 @@ DATE_FORMAT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 INSTANT_FORMAT = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:?[0-9]{2})?"
 )
-#: Dates past this year are refused before they reach the scheduler: no duty runs that far ahead,
-#: and fire-time arithmetic near ``date.max`` has no room left.
-MAX_YEAR = 9000
+#: The portal's calendar: every date and instant any door accepts lies in years 2000–2100
+#: (``docs/api.md``). No duty of the portal is dated outside it, and inside it every zone offset
+#: (−12:00 to +14:00), every offset a template or a lead time adds (ten years at most) and every
+#: fire time derived from a date stays representable by Python and by the database.
+FIRST_DATE = dt.date(2000, 1, 1)
+LAST_DATE = dt.date(2100, 12, 31)
+FIRST_INSTANT = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+LAST_INSTANT = dt.datetime(2101, 1, 1, tzinfo=dt.UTC) - dt.timedelta(microseconds=1)
+CALENDAR = f"years {FIRST_DATE.year}–{LAST_DATE.year}"
 
 TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
 FALSE_WORDS = frozenset({"false", "0", "no", "off"})
@@ -42,11 +50,31 @@ def strict_date(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
 
 
-def parse_date(value: Any, name: str, *, required: bool = True, max_year: int = MAX_YEAR) -> dt.date | None:
-    """A date (a ``date`` object, not a ``datetime``, or exactly ``YYYY-MM-DD`` text) no later than
-    year ``max_year`` (``MAX_YEAR`` unless a reader bounds the date itself, as Home does). Refused
-    with ``validation_error`` when missing or too far ahead and with ``invalid_date`` when
-    malformed, naming the field either way."""
+def outside_calendar(name: str, shown: str) -> str:
+    """The one message for a date or an instant outside the portal's calendar."""
+    return f"{name}: {shown} is outside the portal's calendar ({CALENDAR}: {FIRST_DATE} to {LAST_DATE})."
+
+
+def check_date(day: dt.date, name: str) -> dt.date:
+    """``day`` when it lies in the portal's calendar; ``validation_error`` naming ``name`` otherwise."""
+    if not FIRST_DATE <= day <= LAST_DATE:
+        raise DomainError("validation_error", outside_calendar(name, day.isoformat()), field=name)
+    return day
+
+
+def check_instant(instant: dt.datetime, name: str) -> dt.datetime:
+    """``instant`` (aware) when it lies in the portal's calendar in UTC; ``validation_error`` naming
+    ``name`` otherwise."""
+    if not FIRST_INSTANT <= instant <= LAST_INSTANT:
+        raise DomainError("validation_error", outside_calendar(name, instant.isoformat()), field=name)
+    return instant
+
+
+def parse_date(value: Any, name: str, *, required: bool = True) -> dt.date | None:
+    """A date (a ``date`` object, not a ``datetime``, or exactly ``YYYY-MM-DD`` text) in the
+    portal's calendar (``FIRST_DATE`` to ``LAST_DATE``). Refused with ``validation_error`` when
+    missing or outside the calendar and with ``invalid_date`` when malformed, naming the field
+    either way."""
     if value is None or (isinstance(value, str) and not value.strip()):
         if not required:
             return None
@@ -61,15 +89,14 @@ def parse_date(value: Any, name: str, *, required: bool = True, max_year: int = 
         except ValueError:
             detail = f"{name}: '{value}' is not a date in YYYY-MM-DD form."
             raise DomainError("invalid_date", detail, field=name) from None
-    if day.year > max_year:
-        detail = f"{name}: {day.isoformat()} is too far ahead (year {max_year} at most)."
-        raise DomainError("validation_error", detail, field=name)
-    return day
+    return check_date(day, name)
 
 
 def parse_instant(value: Any, name: str) -> dt.datetime:
     """An ISO 8601 date-time (``INSTANT_FORMAT``); without an offset it is read in
-    ``PORTAL_TIME_ZONE``. Refused with ``invalid_datetime`` naming the field."""
+    ``PORTAL_TIME_ZONE``. Refused with ``invalid_datetime`` naming the field when malformed
+    (empty included) and with ``validation_error`` when outside the portal's calendar (in UTC,
+    so every zone's wall time of it is representable)."""
     text = value.strip() if isinstance(value, str) else ""
     try:
         if not INSTANT_FORMAT.fullmatch(text):
@@ -82,8 +109,16 @@ def parse_instant(value: Any, name: str) -> dt.datetime:
             field=name,
         ) from None
     if timezone.is_naive(instant):
-        instant = instant.replace(tzinfo=ZoneInfo(settings.PORTAL_TIME_ZONE))
-    return instant
+        try:
+            instant = instant.replace(tzinfo=ZoneInfo(settings.PORTAL_TIME_ZONE))
+            instant.utcoffset()
+        except OverflowError:
+            raise DomainError("validation_error", outside_calendar(name, text), field=name) from None
+    try:
+        instant.astimezone(dt.UTC)
+    except OverflowError:
+        raise DomainError("validation_error", outside_calendar(name, text), field=name) from None
+    return check_instant(instant, name)
 
 
 def parse_bool(value: Any, name: str, *, default: bool = False) -> bool:
@@ -111,28 +146,120 @@ def parse_uuid(value: Any, name: str) -> uuid.UUID:
 class StrictDateFormField(forms.DateField):
     """The page forms' date field: :func:`parse_date`'s rules, its message as the form error."""
 
-    def __init__(self, *, max_year: int = MAX_YEAR, **kwargs: Any) -> None:
-        self.max_year = max_year
-        super().__init__(**kwargs)
-
     def to_python(self, value: Any) -> dt.date | None:
         try:
-            return parse_date(value, self.label or "date", required=False, max_year=self.max_year)
+            return parse_date(value, self.label or "date", required=False)
         except DomainError as exc:
             raise forms.ValidationError(exc.detail, code=exc.code) from None
 
 
 class StrictDateField(serializers.DateField):
-    """The API's date field: exactly ``YYYY-MM-DD``, no later than year ``max_year``."""
-
-    def __init__(self, *, max_year: int = MAX_YEAR, **kwargs: Any) -> None:
-        self.max_year = max_year
-        super().__init__(**kwargs)
+    """The API's date field: exactly ``YYYY-MM-DD``, in the portal's calendar."""
 
     def to_internal_value(self, value: Any) -> dt.date:
         if not isinstance(value, str) or not DATE_FORMAT.fullmatch(value.strip()):
             raise serializers.ValidationError("Enter a date in YYYY-MM-DD form.")
         day = super().to_internal_value(value.strip())
-        if day.year > self.max_year:
-            raise serializers.ValidationError(f"The date is too far ahead (year {self.max_year} at most).")
+        if not FIRST_DATE <= day <= LAST_DATE:
+            raise serializers.ValidationError(
+                f"{day.isoformat()} is outside the portal's calendar ({CALENDAR}: {FIRST_DATE} to {LAST_DATE})."
+            )
         return day
+
+
+# --------------------------------------------------------------------------------------------
+# Text: no control characters
+# --------------------------------------------------------------------------------------------
+
+#: Characters no text the portal reads may hold: the C0 controls and DEL, except tab, line feed
+#: and carriage return (multi-line text keeps its lines). NUL among them can not even be stored
+#: by PostgreSQL.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def control_character_message(value: str) -> str | None:
+    """Why ``value`` is refused (naming the first control character), or None when it is plain."""
+    found = CONTROL_CHARACTERS.search(value) if isinstance(value, str) else None
+    if found is None:
+        return None
+    return f"Control characters are not allowed (found U+{ord(found.group()):04X} at position {found.start() + 1})."
+
+
+def check_plain_text(value: Any, name: str) -> Any:
+    """``value`` when it holds no control character; ``validation_error`` naming ``name`` otherwise.
+    The domain's check, so every door refuses the same text with the same message."""
+    message = control_character_message(value)
+    if message:
+        raise DomainError("validation_error", f"{name}: {message}", field=name)
+    return value
+
+
+@deconstructible
+class PlainTextValidator:
+    """The field validator of forms, model forms and serializers: no control characters."""
+
+    code = "control_characters"
+
+    def __call__(self, value: Any) -> None:
+        message = control_character_message(value)
+        if message:
+            raise ValidationError(message, code=self.code)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PlainTextValidator)
+
+    def __hash__(self) -> int:
+        return hash(PlainTextValidator)
+
+
+validate_plain_text = PlainTextValidator()
+
+
+def control_character_errors(data: Any, fields: Any = None) -> dict[str, str]:
+    """``{name: message}`` for every value in ``data`` (a QueryDict, a dict, a list of JSON)
+    holding a control character, nested names written ``tasks[0].assignee``. Keys are read too."""
+    errors: dict[str, str] = {}
+
+    def walk(value: Any, name: str) -> None:
+        if isinstance(value, str):
+            message = control_character_message(value)
+            if message and name not in errors:
+                errors[name] = message
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                walk(key, f"{name}.{key}" if name else str(key))
+                walk(item, f"{name}.{key}" if name else str(key))
+        elif isinstance(value, list | tuple):
+            for index, item in enumerate(value):
+                walk(item, f"{name}[{index}]")
+
+    if hasattr(data, "lists"):
+        for key, values in data.lists():
+            walk(key, key)
+            for item in values:
+                walk(item, key)
+    else:
+        walk(data, "")
+    return errors
+
+
+class PlainTextFormMixin:
+    """A Django form that refuses control characters in every value it is given, before any
+    field reads it (a lookup by a username with NUL in it would reach the database). The error is
+    the field's (or the form's, for a name it does not know) with :class:`PlainTextValidator`'s
+    message and code."""
+
+    def full_clean(self) -> None:
+        bad: dict[str, str] = {}
+        if self.is_bound:
+            data = self.data.copy()
+            for key, message in control_character_errors(self.data).items():
+                bad[key] = message
+                data.pop(key, None)
+            self.data = data
+        super().full_clean()
+        for key, message in bad.items():
+            name = next((field for field in self.fields if self.add_prefix(field) == key), None)
+            if name is not None:
+                self._errors.pop(name, None)
+            self.add_error(name, ValidationError(message if name else f"{key}: {message}", code="control_characters"))

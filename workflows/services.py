@@ -13,9 +13,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .errors import DomainError
+from .inputs import check_plain_text
 from .models import (
     MAX_ESTIMATE_MINUTES,
     MAX_OFFSET_DAYS,
+    MAX_TEMPLATE_TASKS,
     MAX_TEXT_LENGTH,
     Priority,
     Run,
@@ -30,7 +32,7 @@ from .models import (
     check_text_length,
     find_dependency_cycle,
 )
-from .models.base import _person
+from .models.base import _as_date, _person
 from .signals import run_instantiated, template_saved
 
 REF_PATTERN = re.compile(r"^[-a-zA-Z0-9_]+$")
@@ -110,6 +112,17 @@ def _whole_number(
     if maximum is not None and number > maximum:
         raise DomainError("validation_error", f"{what} must be {maximum:,} or less.", field=field, **extra)
     return number
+
+
+def check_task_count(tasks: list | None) -> None:
+    """Refuse more than ``MAX_TEMPLATE_TASKS`` task definitions, before any of them is read."""
+    if tasks is not None and len(tasks) > MAX_TEMPLATE_TASKS:
+        raise DomainError(
+            "validation_error",
+            f"tasks: a template holds at most {MAX_TEMPLATE_TASKS:,} tasks; got {len(tasks):,}.",
+            field="tasks",
+            limit=MAX_TEMPLATE_TASKS,
+        )
 
 
 def validate_template_definition(template: WorkflowTemplate, tasks: list[dict]) -> None:
@@ -301,9 +314,16 @@ def _save_template(template: WorkflowTemplate, *, data: dict[str, Any], tasks: l
     for name, value in data.items():
         if name not in TEMPLATE_FIELDS:
             raise DomainError("validation_error", f"Unknown template field '{name}'.", field=name)
+        check_plain_text(value, name)
+        if name == "trigger_starts_on" and value not in (None, ""):
+            value = _as_date(value, name)
         setattr(template, name, value)
     # Validate copies: the caller's dicts stay as given.
+    check_task_count(tasks)
     specs = [dict(spec) for spec in tasks] if tasks is not None else ([] if is_new else template_task_specs(template))
+    for position, spec in enumerate(specs):
+        for name, value in spec.items():
+            check_plain_text(value, f"tasks[{position}].{name}")
     validate_template_definition(template, specs)
     becomes_active = template.schedule_active
     if becomes_active and not was_automatic_enabled and not is_new:
@@ -583,6 +603,8 @@ def create_manual_task(*, by=None, **values: Any) -> Task:
     unknown = set(values) - set(TASK_CREATE_FIELDS)
     if unknown:
         raise DomainError("validation_error", f"Unknown task field(s): {', '.join(sorted(unknown))}.")
+    for name, value in values.items():
+        check_plain_text(value, name)
     if not (values.get("title") or "").strip():
         raise DomainError("validation_error", "A task needs a title.", missing=["title"])
     if not values.get("due_date"):

@@ -15,9 +15,9 @@ from django.db.models import Q
 
 from .errors import DomainError
 from .forms import CommaSeparatedNamesField
-from .inputs import StrictDateFormField
+from .inputs import PlainTextFormMixin, StrictDateFormField
 from .members import members
-from .models import WorkflowTemplate
+from .models import MAX_TEMPLATE_TASKS, WorkflowTemplate
 
 User = get_user_model()
 
@@ -40,7 +40,7 @@ EDITABLE_TASK_FIELDS = (
 )
 
 
-class PortalForm(forms.Form):
+class PortalForm(PlainTextFormMixin, forms.Form):
     """Labels without Django's trailing colon, as on every portal page."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -140,7 +140,13 @@ class BaseTemplateTaskFormSet(forms.BaseFormSet):
 
 
 TemplateTaskFormSet = forms.formset_factory(
-    TemplateTaskEditForm, formset=BaseTemplateTaskFormSet, extra=1, can_delete=True
+    TemplateTaskEditForm,
+    formset=BaseTemplateTaskFormSet,
+    extra=1,
+    can_delete=True,
+    max_num=MAX_TEMPLATE_TASKS,
+    absolute_max=MAX_TEMPLATE_TASKS + 1,
+    validate_max=True,
 )
 
 

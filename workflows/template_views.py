@@ -9,6 +9,8 @@ per request. A plain request renders the whole page, an HTMX request the page's 
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -17,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from .diagrams import dependency_mermaid, dependency_outline
 from .errors import DomainError
 from .library import offset_phrase, success_text, trigger_in_words, with_library_stats
-from .models import WorkflowTemplate
+from .models import MAX_TEMPLATE_TASKS, WorkflowTemplate
 from .services import clone_template, save_template
 from .template_filters import TemplateFilter
 from .template_forms import (
@@ -102,6 +104,22 @@ def template_clone(request: HttpRequest, pk) -> HttpResponse:
     return render(request, _page(request, "workflows/template_clone.html", "clone"), context, status=status)
 
 
+def _bounded_task_counts(posted) -> tuple[Any, str]:
+    """The posted editor data with its task-form counts checked before any form is built: a
+    count that is not a number, or more than a template may hold (``MAX_TEMPLATE_TASKS``, plus
+    the blank form), is replaced by 0 and the post refused with the reason (nothing is saved), so a forged
+    count never makes the page build thousands of forms."""
+    data = posted.copy()
+    refusal = ""
+    for key in ("TOTAL_FORMS", "INITIAL_FORMS"):
+        name = f"{TASK_PREFIX}-{key}"
+        count = data.get(name) or "0"
+        if not count.isdigit() or len(count) > 4 or int(count) > MAX_TEMPLATE_TASKS + 1:
+            data[name] = "0"
+            refusal = f"A template holds at most {MAX_TEMPLATE_TASKS:,} tasks; the form sent {count[:20]!r} of them."
+    return data, refusal
+
+
 @require_http_methods(["GET", "POST"])
 def template_edit(request: HttpRequest, pk) -> HttpResponse:
     """Edit name, description, category, stages, run links and task definitions (add, change,
@@ -116,15 +134,17 @@ def template_edit(request: HttpRequest, pk) -> HttpResponse:
         form = TemplateEditForm(initial={name: getattr(template, name) for name in TemplateEditForm.base_fields})
         formset = TemplateTaskFormSet(initial=initial_tasks, prefix=TASK_PREFIX, form_kwargs=form_kwargs)
     else:
-        data = request.POST
-        if "add_task" in data:
+        data, too_many = _bounded_task_counts(request.POST)
+        if "add_task" in data and not too_many:
             # One more blank task form; nothing is validated or saved yet.
-            data = data.copy()
             total = f"{TASK_PREFIX}-TOTAL_FORMS"
             data[total] = str(int(data.get(total) or 0) + 1)
         form = TemplateEditForm(data)
         formset = TemplateTaskFormSet(data, initial=initial_tasks, prefix=TASK_PREFIX, form_kwargs=form_kwargs)
-        if "add_task" not in data:
+        if too_many:
+            form.add_error(None, too_many)
+            status = 400
+        elif "add_task" not in data:
             if form.is_valid() and formset.is_valid():
                 kept = formset.kept_forms()
                 try:

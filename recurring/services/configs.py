@@ -14,9 +14,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from workflows.errors import DomainError
-from workflows.inputs import parse_date
+from workflows.inputs import check_plain_text, parse_date
 from workflows.members import members as portal_member_queryset
-from workflows.models import Priority
+from workflows.models import MAX_TEXT_LENGTH, Priority, check_text_length
 
 from .. import cron
 from ..models import CatchUp, RecurringConfig
@@ -53,10 +53,14 @@ def _clean_config_data(data: dict[str, Any], *, current_assignee_id: int | None 
         )
     values: dict[str, Any] = {}
     for name, value in data.items():
+        check_plain_text(value, name)
         if name in ("title", "instructions", "area", "requires_link", "instructions_url"):
             if value is not None and not isinstance(value, str):
                 raise DomainError("validation_error", f"{name} must be text.", field=name)
             value = (value or "").strip()
+        if name == "instructions":
+            # Copied into every generated task: the tasks' own limit (docs/api.md).
+            check_text_length(value, name, limit=MAX_TEXT_LENGTH)
         if name == "title" and not value:
             raise DomainError("validation_error", "A recurring config needs a title.", field="title")
         elif name == "instructions_url" and value:

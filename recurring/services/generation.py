@@ -38,8 +38,9 @@ admin and the pages — goes through these functions, so they can never disagree
   succeed), other schedules continue, and the reconcile task retries with exponential back-off
   (1 minute doubling to 1 hour). A later success of that window resolves the failed generation
   runs and their notifications; an admin may acknowledge them with a note.
-* **History.** A pass that found anything (generated, skipped, missed, recovered or failed) writes
-  one ``GenerationRun``; a pass with nothing due writes none. A backfill dry run writes nothing
+* **History.** A pass that did anything (generated, missed, recovered or failed) writes one
+  ``GenerationRun``; a pass with nothing due, or that only found its windows already there
+  (reported as skipped: a re-run, or a pass that lost a race), writes none. A backfill dry run writes nothing
   at all (no generation run either); it only reports.
 * Structured log lines (logger ``portal.scheduler``; JSON in production) on every generation and
   every error path, with the operation, user id, schedule id, windows and counts.
@@ -138,7 +139,7 @@ def _generate_configs(
         targeted = set(share.target_days)
         result.missed_windows = [day for day in share.new_days if day not in targeted and day not in stored]
         result.missed = len(result.missed_windows)
-        if not result.is_empty:
+        if result.changed_anything:
             result.generation_run = _new_generation_run(
                 share.config, result, at=at, trigger=trigger, by=by, started_at=started_at
             )
@@ -254,7 +255,7 @@ def _generate_template_due(
         _resolve_failures(template, [d for d in target_days if d not in set(result.failed_windows)])
         _notify_missed(template, result.missed_windows, result.generation_run)
         return
-    if not result.is_empty:
+    if result.changed_anything:
         run = _new_generation_run(template, result, at=at, trigger=trigger, by=by, started_at=started_at)
         run.save()
         result.generation_run = run

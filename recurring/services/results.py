@@ -64,6 +64,13 @@ class GenerationResult:
     def is_empty(self) -> bool:
         return not (self.generated or self.skipped or self.missed or self.recovered or self.failed)
 
+    @property
+    def changed_anything(self) -> bool:
+        """Whether the pass did anything worth a generation run: windows that already existed
+        (``skipped``) are reported but, alone, record nothing — so passes that lose a race, or
+        re-run an instant already handled, leave no history behind."""
+        return bool(self.generated or self.missed or self.recovered or self.failed)
+
     def as_json(self) -> dict[str, Any]:
         """The per-schedule object of ``run_schedules --json`` / ``backfill --json`` (``docs/api.md``)."""
         return {

@@ -159,7 +159,9 @@ def test_a_window_another_worker_stored_during_a_batched_pass_is_a_skipped_dupli
     assert (results["First duty"].generated, results["First duty"].existing) == (0, [D(2028, 2, 4)])
     assert (results["Second duty"].generated, results["Second duty"].windows) == (1, [D(2028, 2, 4)])
     assert Task.objects.filter(recurring_config=first).count() == 1
-    assert GenerationRun.objects.get(recurring_config=first).skipped_windows == ["2028-02-04"]
+    # Losing the race did nothing: reported as skipped, recorded nowhere.
+    assert not GenerationRun.objects.filter(recurring_config=first).exists()
+    assert GenerationRun.objects.get(recurring_config=second).windows == ["2028-02-04"]
     assert not Notification.objects.filter(type=NotificationType.RECURRING_DUE, recurring_config=first).exists()
     assert RecurringConfig.objects.get(pk=second.pk).next_fire_at == utc(2028, 2, 5, 9)
 

@@ -33,7 +33,15 @@ LISTED_OBJECTS = 50
 
 class DomainErrorMessagesMixin:
     """A domain refusal raised while saving (e.g. a race the form could not foresee) rolls the
-    whole save back and comes back as an error message on the same page."""
+    whole save back and comes back as an error message on the same page. Dates are read by the
+    one strict parser (``workflows.inputs``), like every other door's."""
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if isinstance(db_field, models.DateField) and not isinstance(db_field, models.DateTimeField):
+            from ..inputs import StrictDateFormField
+
+            kwargs.setdefault("form_class", StrictDateFormField)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:

@@ -17,7 +17,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 
 from ..filters import COMMON_QUERY_PARAMS
-from ..inputs import StrictDateField
+from ..inputs import StrictDateField, control_character_errors, validate_plain_text
 from ..members import members
 from ..models import (
     portal_today,
@@ -42,6 +42,10 @@ class PortalMemberField(serializers.SlugRelatedField):
             kwargs.setdefault("queryset", members())
         super().__init__(slug_field="username", **kwargs)
 
+    def to_internal_value(self, data: Any) -> Any:
+        validate_plain_text(data)  # before the lookup: the database can not even compare NUL
+        return super().to_internal_value(data)
+
 
 class UsernameFilterField(serializers.SlugRelatedField):
     """A username in a query filter: any existing account (former operators still own tasks)."""
@@ -53,6 +57,10 @@ class UsernameFilterField(serializers.SlugRelatedField):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(slug_field="username", queryset=User.objects.all(), **kwargs)
+
+    def to_internal_value(self, data: Any) -> Any:
+        validate_plain_text(data)  # before the lookup: the database can not even compare NUL
+        return super().to_internal_value(data)
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -77,10 +85,28 @@ class CommaSeparatedChoiceField(serializers.Field):
         return ",".join(value)
 
 
+def refuse_control_characters(data: Any) -> None:
+    """Refuse a body or query string holding a control character anywhere, naming each field
+    (``workflows.inputs.validate_plain_text``'s message), before any field reads it."""
+    errors = control_character_errors(data)
+    if errors:
+        raise serializers.ValidationError({name: [message] for name, message in errors.items()})
+
+
+@extend_schema_field({"type": "string", "anyOf": [{"format": "uri"}, {"maxLength": 0}]})
+class OptionalURLField(serializers.CharField):
+    """A stored URL shown as it is: an http(s) URL, or ``""`` when there is none."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("read_only", True)
+        super().__init__(**kwargs)
+
+
 class StrictInputSerializer(serializers.Serializer):
     """Refuses keys it does not know: a misspelt field must not be silently ignored."""
 
     def to_internal_value(self, data: Any) -> Any:
+        refuse_control_characters(data)
         if hasattr(data, "keys"):
             # Known read-only fields (id, created_at...) are ignored as usual, so a fetched
             # representation can be sent back; only names this endpoint does not know are refused.
@@ -100,6 +126,7 @@ class QueryFilterSerializer(serializers.Serializer):
     common_params = COMMON_QUERY_PARAMS
 
     def to_internal_value(self, data: Any) -> Any:
+        refuse_control_characters(data)
         if hasattr(data, "keys"):
             known = set(self.fields) | set(self.common_params)
             unknown = sorted(set(data.keys()) - known)

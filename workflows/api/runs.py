@@ -26,6 +26,7 @@ from ..models import (
     portal_today,
 )
 from .common import (
+    OptionalURLField,
     filter_parameters,
     query_date,
     validated,
@@ -73,7 +74,8 @@ class RiskSerializer(serializers.Serializer):
 
 class RunLinkSerializer(serializers.ModelSerializer):
     filled = serializers.BooleanField(source="is_filled", read_only=True)
-    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    url = OptionalURLField(help_text="The filled URL; empty until it is filled.")
 
     class Meta:
         model = RunLink

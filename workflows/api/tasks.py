@@ -38,6 +38,7 @@ from ..models import (
 )
 from .common import (
     TASK_ACTIONS,
+    OptionalURLField,
     PortalMemberField,
     StrictInputSerializer,
     _empty_as_none,
@@ -48,7 +49,8 @@ from .common import (
 
 
 class ProofSerializer(serializers.ModelSerializer):
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    url = OptionalURLField(help_text="The link of a link proof; empty for other kinds.")
     file_url = serializers.SerializerMethodField(help_text="Download path of a file proof (login required).")
 
     class Meta:
@@ -76,7 +78,7 @@ class ProofSerializer(serializers.ModelSerializer):
 
 
 class HistoryEntrySerializer(serializers.ModelSerializer):
-    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = TaskComment
@@ -118,9 +120,10 @@ class TaskSerializer(serializers.ModelSerializer):
     """A task with its provenance, requirements checklist, proof and blockers. Expects the
     prefetches of :func:`task_queryset` so a page of tasks costs a constant number of queries."""
 
-    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    completed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    completed_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    instructions_url = OptionalURLField()
     source_label = serializers.CharField(read_only=True)
     recurring_config = ConfigRefSerializer(read_only=True, allow_null=True)
     run = RunRefSerializer(read_only=True, allow_null=True)
@@ -489,7 +492,9 @@ class TaskViewSet(
         return Response(ProofSerializer(proof).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+        responses={
+            (200, "*/*"): OpenApiResponse(OpenApiTypes.BINARY, description="The file, with its own content type.")
+        },
         summary="Download a file proof",
         parameters=[OpenApiParameter("proof_id", OpenApiTypes.UUID, OpenApiParameter.PATH)],
     )

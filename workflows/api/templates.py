@@ -23,6 +23,7 @@ from ..inputs import StrictDateField
 from ..models import (
     MAX_ESTIMATE_MINUTES,
     MAX_OFFSET_DAYS,
+    MAX_TEMPLATE_TASKS,
     MAX_TEXT_LENGTH,
     Priority,
     TemplateTask,
@@ -132,10 +133,10 @@ class TemplateSerializer(StrictInputSerializer):
     trigger_enabled = serializers.BooleanField(required=False)
     trigger_starts_on = StrictDateField(required=False, allow_null=True)
     catch_up = serializers.ChoiceField(choices=["latest", "all"], required=False)
-    tasks = TemplateTaskSerializer(many=True, required=False)
+    tasks = TemplateTaskSerializer(many=True, required=False, max_length=MAX_TEMPLATE_TASKS)
     schedule_description = serializers.SerializerMethodField()
     next_fire_times = serializers.SerializerMethodField()
-    archived_at = serializers.DateTimeField(read_only=True)
+    archived_at = serializers.DateTimeField(read_only=True, allow_null=True)
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
 
@@ -206,6 +207,8 @@ class TemplateViewSet(
         return Response(TemplateSerializer(template, context=self.get_serializer_context()).data, status=status_code)
 
     def _save(self, request: Request, template: WorkflowTemplate | None, *, partial: bool) -> WorkflowTemplate:
+        if isinstance(request.data, dict) and isinstance(request.data.get("tasks"), list):
+            services.check_task_count(request.data["tasks"])  # before each task is read
         data = dict(validated(TemplateSerializer, request.data, partial=partial))
         tasks = data.pop("tasks", None)
         return services.save_template(template=template, data=data, tasks=tasks, by=request.user)

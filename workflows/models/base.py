@@ -71,10 +71,17 @@ class RunStatus(models.TextChoices):
 MAX_TEXT_LENGTH = 20_000
 MAX_ESTIMATE_MINUTES = 100_000
 MAX_OFFSET_DAYS = 3650
+#: Task definitions one template may hold: far more than any workflow needs, and few enough that
+#: a body is refused before anything per task is checked.
+MAX_TEMPLATE_TASKS = 500
 
 
 def check_text_length(value: str | None, field: str, *, limit: int = MAX_TEXT_LENGTH) -> None:
-    """Refuse text longer than ``limit`` characters with ``validation_error`` naming the field."""
+    """Refuse text longer than ``limit`` characters, or holding a control character
+    (``workflows.inputs.check_plain_text``), with ``validation_error`` naming the field."""
+    from ..inputs import check_plain_text
+
+    check_plain_text(value, field)
     if value and len(value) > limit:
         raise DomainError(
             "validation_error",

@@ -205,6 +205,8 @@ class Run(models.Model):
 
         name = (name or "").strip()
         url = (url or "").strip()
+        check_text_length(name, "name", limit=RunLink._meta.get_field("name").max_length)
+        check_text_length(url, "url", limit=RunLink._meta.get_field("url").max_length)
         link = self.links.filter(name=name).first()
         if link is None:
             known = ", ".join(f"'{n}'" for n in self.links.values_list("name", flat=True)) or "none"

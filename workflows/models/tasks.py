@@ -602,8 +602,11 @@ class Task(models.Model):
           was checked against. Reopening the task makes them editable again.
         * Text and estimates stay within their bounds.
         """
+        from ..inputs import check_plain_text
         from ..members import members
 
+        for name, value in changes.items():
+            check_plain_text(value, name)
         if "instructions" in changes:
             check_text_length(changes["instructions"], "instructions")
         if "estimate_minutes" in changes:

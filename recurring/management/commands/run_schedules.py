@@ -68,7 +68,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         now = timezone.now()
         try:
-            at = parse_instant(options["at"], "--at") if options["at"] else now
+            at = now if options["at"] is None else parse_instant(options["at"], "--at")
         except DomainError as exc:
             raise CommandError(one_line(exc.detail)) from None
         if at > now:
