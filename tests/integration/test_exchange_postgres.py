@@ -44,8 +44,14 @@ def test_a_row_refused_by_postgresql_rolls_the_whole_import_back(tmp_path):
     write_export(folder)
     wipe_portal()
     notifications = read_lines(folder, "notifications.jsonl")
-    twin = next(n for n in notifications[1:] if n["recipient_id"] == notifications[0]["recipient_id"])
-    twin["dedup_key"] = notifications[0]["dedup_key"]  # one notice per recipient and key, ever
+    # Two notices of one recipient (lines are sorted by random ids, so look for any such pair).
+    first, twin = next(
+        (a, b)
+        for i, a in enumerate(notifications)
+        for b in notifications[i + 1 :]
+        if a["recipient_id"] == b["recipient_id"]
+    )
+    twin["dedup_key"] = first["dedup_key"]  # one notice per recipient and key, ever
     write_lines(folder, "notifications.jsonl", notifications)
 
     with pytest.raises(ImportRefused, match=r"failed at notifications\.jsonl"):
