@@ -42,7 +42,6 @@ from workflows.errors import DomainError
 from workflows.models import (
     HOME_GROUPS,
     HOME_UPCOMING_DAYS,
-    PRIORITY_RANK,
     Proof,
     Run,
     Task,
@@ -93,14 +92,6 @@ def home_group_rank(today: dt.date) -> Case:
     )
 
 
-def _priority_rank() -> Case:
-    return Case(
-        *[When(priority=value, then=Value(rank)) for value, rank in PRIORITY_RANK.items()],
-        default=Value(len(PRIORITY_RANK)),
-        output_field=IntegerField(),
-    )
-
-
 #: Groups of waiting work, ordered by their follow-up date; the others by their due date.
 FOLLOW_UP_ORDERED = ("follow_ups_due", "waiting")
 
@@ -112,7 +103,7 @@ def within_group_order(name: str) -> list:
     sort_date = "follow_up_at" if name in FOLLOW_UP_ORDERED else "due_date"
     return [
         F(sort_date).asc(),
-        _priority_rank().asc(),
+        Task.objects.priority_rank().asc(),
         F("due_time").asc(nulls_last=True),
         F("title").asc(),
         F("id").asc(),
@@ -123,7 +114,7 @@ def _in_scope(queryset: QuerySet, *, user, scope: str) -> QuerySet:
     """Scope ``mine`` = assigned to ``user`` or to nobody (unassigned work is everyone's, as its
     notifications go to everyone)."""
     if scope == "mine":
-        return queryset.filter(Q(assignee=user) | Q(assignee__isnull=True))
+        return queryset.filter(Task.objects.mine_q(user))
     return queryset
 
 

@@ -34,7 +34,6 @@ from workflows.history import attach_typical_minutes, duration_expression, with_
 from workflows.models import (
     ACTIONABLE_STATUSES,
     OPEN_STATUSES,
-    PRIORITY_RANK,
     RESOLVED_STATUSES,
     Task,
     TaskComment,
@@ -91,31 +90,23 @@ def _day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
     return start, end
 
 
-def _mine(user) -> Q:
-    return Q(assignee=user) | Q(assignee__isnull=True)
-
-
 def queue_tasks(*, user, today: dt.date):
     """The user's queue for ``today`` as a queryset (unordered by dependencies)."""
-    follow_ups_due = Q(status=TaskStatus.WAITING, follow_up_at__lte=today)
-    actionable_due = Q(status__in=ACTIONABLE_STATUSES, due_date__lte=today)
+    rules = Task.objects
+    follow_ups_due, overdue = rules.follow_ups_due_q(today), rules.overdue_q(today)
+    due_today = Q(status__in=ACTIONABLE_STATUSES, due_date=today)
     open_prereq = TaskDependency.objects.filter(task=OuterRef("pk"), depends_on__status__in=OPEN_STATUSES)
-    priority_rank = SqlCase(
-        *[When(priority=value, then=Value(rank)) for value, rank in PRIORITY_RANK.items()],
-        default=Value(len(PRIORITY_RANK)),
-        output_field=IntegerField(),
-    )
     section = SqlCase(
-        When(status=TaskStatus.WAITING, then=Value(0)),
-        When(due_date__lt=today, then=Value(1)),
+        When(follow_ups_due, then=Value(0)),
+        When(overdue, then=Value(1)),
         default=Value(2),
         output_field=IntegerField(),
     )
     return (
         Task.objects.on_home()
-        .filter(_mine(user))
-        .filter(follow_ups_due | actionable_due)
-        .annotate(is_blocked=Exists(open_prereq), queue_section=section, priority_rank=priority_rank)
+        .filter(rules.mine_q(user))
+        .filter(follow_ups_due | overdue | due_today)
+        .annotate(is_blocked=Exists(open_prereq), queue_section=section, priority_rank=rules.priority_rank())
         .select_related("assignee", "recurring_config", "run", "run__template")
     )
 

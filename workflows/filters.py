@@ -15,7 +15,7 @@ from typing import Any
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from .errors import DomainError
 from .inputs import StrictDateFormField, control_character_errors, parse_bool, parse_uuid
@@ -255,7 +255,7 @@ class TaskFilterSet(StrictFilterSet):
     def filter_scope(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         if value == "mine":
             user = getattr(self.request, "user", None)
-            return queryset.filter(Q(assignee=user) | Q(assignee__isnull=True))
+            return queryset.filter(Task.objects.mine_q(user))
         return queryset
 
     def filter_follow_up_due(self, queryset: QuerySet, name: str, value: bool) -> QuerySet:

@@ -21,6 +21,7 @@ from .base import (
     MAX_TEXT_LENGTH,
     NOT_A_PORTAL_MEMBER,
     OPEN_STATUSES,
+    PRIORITY_RANK,
     REQUIREMENT_FIELDS,
     RESOLVED_STATUSES,
     CommentKind,
@@ -72,6 +73,21 @@ class TaskQuerySet(models.QuerySet):
         """Missing evidence: open, due ``today`` or earlier, with a proof or run-link requirement
         unmet. Needs the ``evidence_missing`` annotation of :meth:`with_flags`."""
         return Q(status__in=OPEN_STATUSES, due_date__lte=today, evidence_missing=True)
+
+    @staticmethod
+    def mine_q(user) -> Q:
+        """A person's work: assigned to them or to nobody (unassigned work is everyone's, as its
+        notifications go to everyone). Home's "mine" scope, the task list and Start today."""
+        return Q(assignee=user) | Q(assignee__isnull=True)
+
+    @staticmethod
+    def priority_rank() -> models.Case:
+        """Urgent → low as 0–3 (unknown last), for ordering in SQL."""
+        return models.Case(
+            *[models.When(priority=value, then=models.Value(rank)) for value, rank in PRIORITY_RANK.items()],
+            default=models.Value(len(PRIORITY_RANK)),
+            output_field=models.IntegerField(),
+        )
 
     @staticmethod
     def home_group_qs(today: dt.date) -> dict[str, Q]:
