@@ -47,7 +47,7 @@ class HomeQuerySerializer(QueryFilterSerializer):
     def validate_date(self, value: dt.date) -> dt.date:
         if value > LAST_HOME_DATE:
             raise serializers.ValidationError(
-                f"Home looks a week ahead, so the last date it can show is {LAST_HOME_DATE.isoformat()}."
+                f"The last date Home can show is the end of the portal's calendar, {LAST_HOME_DATE.isoformat()}."
             )
         return value
 

@@ -39,6 +39,7 @@ from django.db.models import (
 from django.db.models.functions import RowNumber
 
 from workflows.errors import DomainError
+from workflows.inputs import LAST_DATE
 from workflows.models import (
     HOME_GROUPS,
     HOME_UPCOMING_DAYS,
@@ -59,8 +60,9 @@ EMPTY_STATES = {
     "runs": "No active workflow runs",
 }
 UPCOMING_DAYS = HOME_UPCOMING_DAYS
-#: Home looks ``UPCOMING_DAYS`` ahead; a later day would take that window off the calendar.
-LAST_HOME_DATE = dt.date.max - dt.timedelta(days=UPCOMING_DAYS)
+#: The last day Home shows: the end of the portal's calendar (its week ahead is plain date
+#: arithmetic, far from ``date.max``), so the page's "Next day" stops where every door stops.
+LAST_HOME_DATE = LAST_DATE
 DEFAULT_GROUP_LIMIT = 100
 SCOPES = ("all", "mine")
 
@@ -248,7 +250,7 @@ def operations_home(*, today: dt.date, user=None, scope: str = "all", limit: int
     if today > LAST_HOME_DATE:
         raise DomainError(
             "validation_error",
-            f"Home looks a week ahead, so the last date it can show is {LAST_HOME_DATE.isoformat()}.",
+            f"The last date Home can show is the end of the portal's calendar, {LAST_HOME_DATE.isoformat()}.",
             field="date",
         )
     groups, counts = home_groups(today=today, user=user, scope=scope, limit=limit)
