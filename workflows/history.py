@@ -17,12 +17,23 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterable
 
-from django.db.models import Case, DurationField, ExpressionWrapper, F, OuterRef, Q, QuerySet, Subquery, When
+from django.db.models import (
+    Case,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    UUIDField,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .calendar_sql import MinutesBetween
-from .models import RESOLVED_STATUSES, Task, TaskComment, TaskStatus
+from .models import RESOLVED_STATUSES, Run, Task, TaskComment, TaskStatus
 
 TYPICAL_DAYS = 90
 TYPICAL_MIN_SAMPLES = 3
@@ -78,14 +89,8 @@ def typical_durations(keys: Iterable[DutyKey], *, now: dt.datetime | None = None
     now = now or timezone.now()
     config_ids = {key[1] for key in keys if key[0] == "config"}
     template_ids = {key[1] for key in keys if key[0] == "template"}
-    duty = Q()
-    if config_ids:
-        duty |= Q(recurring_config_id__in=config_ids)
-    if template_ids:
-        duty |= Q(run__template_id__in=template_ids)
-    rows = (
-        Task.objects.filter(duty)
-        .filter(
+    timed = (
+        Task.objects.filter(
             status=TaskStatus.DONE,
             started_at__isnull=False,
             completed_at__gte=now - dt.timedelta(days=TYPICAL_DAYS),
@@ -95,8 +100,18 @@ def typical_durations(keys: Iterable[DutyKey], *, now: dt.datetime | None = None
         )
         # Minutes computed by the database itself (no per-row callbacks on SQLite).
         .annotate(duration=MinutesBetween("started_at", "completed_at"))
-        .values_list("recurring_config_id", "run__template_id", "template_task_ref", "duration")
+        .order_by()
     )
+    # Two halves in one query (UNION ALL), each read along its own index (``task_typical_config``,
+    # ``task_typical_run``) instead of every completed task.
+    of_configs = timed.filter(recurring_config_id__in=config_ids).annotate(
+        template=Value(None, output_field=UUIDField())
+    )
+    of_templates = timed.filter(run__in=Run.objects.filter(template_id__in=template_ids).values("pk")).annotate(
+        template=F("run__template_id")
+    )
+    fields = ("recurring_config_id", "template", "template_task_ref", "duration")
+    rows = of_configs.values_list(*fields).union(of_templates.values_list(*fields), all=True)
     samples: dict[DutyKey, list[float]] = defaultdict(list)
     for config_id, template_id, ref, duration in rows:
         key = ("config", config_id) if config_id else ("template", template_id, ref)

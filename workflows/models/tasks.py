@@ -271,6 +271,17 @@ class Task(models.Model):
                 condition=Q(archived_at__isnull=True),
                 name="task_run_status_due",
             ),
+            # Typical durations (workflows/history.py) read a duty's timed completions here.
+            models.Index(
+                fields=["recurring_config", "completed_at"],
+                condition=Q(status=TaskStatus.DONE, started_at__isnull=False),
+                name="task_typical_config",
+            ),
+            models.Index(
+                fields=["run", "completed_at"],
+                condition=Q(status=TaskStatus.DONE, started_at__isnull=False),
+                name="task_typical_run",
+            ),
         ]
 
     def __str__(self) -> str:
