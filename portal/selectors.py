@@ -81,6 +81,8 @@ class HomeData:
     counts: dict[str, int]
     runs: list[Run] = field(default_factory=list)
     automation_failures: list = field(default_factory=list)
+    run_count: int = 0
+    at_risk_count: int = 0
 
 
 def home_group_rank(today: dt.date) -> Case:
@@ -121,16 +123,15 @@ def _in_scope(queryset: QuerySet, *, user, scope: str) -> QuerySet:
 
 
 def home_tasks(*, today: dt.date, user=None, scope: str = "all") -> QuerySet:
-    """Every task on Home for ``today`` annotated with ``home_rank`` (its group) and the flags of
-    ``with_flags()``."""
+    """Open tasks that may be on Home for ``today`` annotated with ``home_rank``: their group
+    (an index into ``HOME_GROUPS``), NULL for one in no group."""
     horizon = today + dt.timedelta(days=UPCOMING_DAYS)
     queryset = (
         Task.objects.on_home()
-        # A cheap, indexable pre-filter; the CASE below decides the group.
+        # A cheap, indexable pre-filter; the CASE decides the group.
         .filter(Q(status=TaskStatus.WAITING) | Q(due_date__lte=horizon))
         .with_flags()
         .annotate(home_rank=home_group_rank(today))
-        .filter(home_rank__isnull=False)
     )
     return _in_scope(queryset, user=user, scope=scope)
 
@@ -149,11 +150,14 @@ def home_group_tasks(name: str, *, today: dt.date, user=None, scope: str = "all"
 
 
 def home_group_counts(*, today: dt.date, user=None, scope: str = "all") -> dict[str, int]:
-    """Every group's full total, in one grouped ``COUNT``."""
+    """Every group's full total, in one grouped ``COUNT`` (the group expression is evaluated
+    once per task: the tasks in no group are counted under NULL and left out here, rather than
+    filtered out by a second evaluation)."""
     counts = dict.fromkeys(HOME_GROUPS, 0)
-    totals = home_tasks(today=today, user=user, scope=scope).values("home_rank").annotate(n=Count("pk"))
+    totals = home_tasks(today=today, user=user, scope=scope).values("home_rank").annotate(n=Count("*"))
     for row in totals.order_by():
-        counts[HOME_GROUPS[row["home_rank"]]] = row["n"]
+        if row["home_rank"] is not None:
+            counts[HOME_GROUPS[row["home_rank"]]] = row["n"]
     return counts
 
 
@@ -163,8 +167,8 @@ def home_groups(
     """The six groups (each cut at ``limit`` tasks) and their full counts: one grouped count,
     then one ``ORDER BY … LIMIT`` query per non-empty group, then the proofs, run links and
     prerequisites of all rows at once (three prefetches, from which ``is_blocked`` and
-    ``evidence_missing`` are read by the rules of ``Task``) — at most ten queries, whatever the
-    amount of data."""
+    ``evidence_missing`` are read by the rules of ``Task``) — ten queries, whatever the amount of
+    data."""
     counts = home_group_counts(today=today, user=user, scope=scope)
     groups: dict[str, list[Task]] = {name: [] for name in HOME_GROUPS}
     if limit <= 0:
@@ -172,8 +176,8 @@ def home_groups(
         return groups, counts
     rows: list[Task] = []
     for name in HOME_GROUPS:
-        if not counts[name]:
-            continue
+        # Every group is read, even one counted empty, so the number of queries never depends
+        # on which groups hold work (an empty group's read is an empty index range).
         for task in home_group_tasks(name, today=today, user=user, scope=scope)[:limit]:
             task.home_group = name
             task.days_overdue = task.overdue_days(today)
@@ -192,24 +196,27 @@ def home_groups(
     return groups, counts
 
 
-def risk_cards(*, today: dt.date) -> list[Run]:
-    """Every active run with its risk (``Run.objects.with_risk``) and ``next_due_task`` loaded;
-    at-risk runs first, then by their next due date and anchor date."""
-    runs = list(Run.objects.active().with_risk(today).select_related("template").order_by("anchor_date", "title"))
+def risk_cards(*, today: dt.date, limit: int | None = None) -> tuple[list[Run], int, int]:
+    """The risk cards of active runs, at-risk first, then by their next due task's date, anchor
+    date and title (``Run.objects.risk_ordered``): the first ``limit`` of them (every one when
+    ``limit`` is None) with their full risk (``Run.objects.with_risk``) and ``next_due_task``
+    loaded, plus the number of active runs and of at-risk ones. With a limit, the runs are
+    ranked first and only the shown ones have their work counted — three queries either way."""
+    ranked = Run.objects.active().risk_ordered(today)
+    if limit is None:
+        runs = list(ranked.with_risk(today).select_related("template"))
+        total, at_risk = len(runs), sum(1 for run in runs if run.at_risk)
+    else:
+        order = list(ranked.values_list("pk", "at_risk"))
+        total, at_risk = len(order), sum(1 for _, risky in order if risky)
+        position = {pk: index for index, (pk, _) in enumerate(order[:limit])}
+        shown = Run.objects.filter(pk__in=list(position)).with_risk(today).select_related("template")
+        runs = sorted(shown, key=lambda run: position[run.pk])
     next_ids = {run.risk_next_due_task_id for run in runs if run.risk_next_due_task_id}
-    next_tasks = Task.objects.select_related("assignee").in_bulk(next_ids) if next_ids else {}
+    next_tasks = Task.objects.select_related("assignee").in_bulk(next_ids)
     for run in runs:
         run.next_due_task = next_tasks.get(run.risk_next_due_task_id)
-    far_future = dt.date.max
-    runs.sort(
-        key=lambda r: (
-            not r.at_risk,
-            r.next_due_task.due_date if r.next_due_task else far_future,
-            r.anchor_date,
-            r.title,
-        )
-    )
-    return runs
+    return runs, total, at_risk
 
 
 def automation_failures() -> list:
@@ -242,8 +249,16 @@ def automation_failures() -> list:
     return list(failed)
 
 
-def operations_home(*, today: dt.date, user=None, scope: str = "all", limit: int = DEFAULT_GROUP_LIMIT) -> HomeData:
-    """Everything Operations Home shows for ``today`` and ``scope`` (``all`` or ``mine``).
+def operations_home(
+    *,
+    today: dt.date,
+    user=None,
+    scope: str = "all",
+    limit: int = DEFAULT_GROUP_LIMIT,
+    cards: int | None = None,
+) -> HomeData:
+    """Everything Operations Home shows for ``today`` and ``scope`` (``all`` or ``mine``): the
+    groups (each cut at ``limit`` rows) and the first ``cards`` risk cards (all when None).
     Risk cards and automation failures are the team's, whatever the scope."""
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {', '.join(SCOPES)}")
@@ -254,12 +269,15 @@ def operations_home(*, today: dt.date, user=None, scope: str = "all", limit: int
             field="date",
         )
     groups, counts = home_groups(today=today, user=user, scope=scope, limit=limit)
+    runs, run_count, at_risk_count = risk_cards(today=today, limit=cards)
     return HomeData(
         date=today,
         scope=scope,
         limit=limit,
         groups=groups,
         counts=counts,
-        runs=risk_cards(today=today),
+        runs=runs,
         automation_failures=automation_failures(),
+        run_count=run_count,
+        at_risk_count=at_risk_count,
     )

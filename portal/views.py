@@ -89,7 +89,13 @@ def index(request: HttpRequest) -> HttpResponse:
     ``?scope=mine|all`` (default mine). An HTMX request for ``?fragment=groups`` gets only the
     groups, risk cards and failures (the page re-fetches them after each in-place action)."""
     day, scope, errors = _home_query(request)
-    home = operations_home(today=day, user=request.user, scope=scope, limit=HOME_GROUP_LIMIT)
+    home = operations_home(
+        today=day,
+        user=request.user,
+        scope=scope,
+        limit=HOME_GROUP_LIMIT,
+        cards=max(HOME_RISK_CARDS_SHOWN, HOME_AT_RISK_SHOWN),
+    )
     attach_typical_minutes([task for name in HOME_GROUPS for task in home.groups[name]])
     groups = [
         {
@@ -105,12 +111,13 @@ def index(request: HttpRequest) -> HttpResponse:
         }
         for name in HOME_GROUPS
     ]
+    # Ranked at-risk first, so the first cards hold the first at-risk runs.
     at_risk_runs = [run for run in home.runs if run.at_risk]
     context = {
         "home": home,
         "groups": groups,
         "at_risk_runs": at_risk_runs[:HOME_AT_RISK_SHOWN],
-        "at_risk_count": len(at_risk_runs),
+        "at_risk_count": home.at_risk_count,
         "risk_cards": home.runs[:HOME_RISK_CARDS_SHOWN],
         "errors": errors,
         "home_date": day,
