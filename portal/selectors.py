@@ -130,7 +130,6 @@ def home_tasks(*, today: dt.date, user=None, scope: str = "all") -> QuerySet:
         Task.objects.on_home()
         # A cheap, indexable pre-filter; the CASE decides the group.
         .filter(Q(status=TaskStatus.WAITING) | Q(due_date__lte=horizon))
-        .with_flags()
         .annotate(home_rank=home_group_rank(today))
     )
     return _in_scope(queryset, user=user, scope=scope)

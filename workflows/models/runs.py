@@ -52,7 +52,7 @@ class RunQuerySet(models.QuerySet):
         from .tasks import Task
 
         return (
-            Task.objects.with_flags()
+            Task.objects.with_blocked()
             .filter(run=OuterRef("pk"), archived_at__isnull=True, status__in=OPEN_STATUSES, is_blocked=False)
             .order_by("due_date", "due_time", "title")
         )
@@ -89,7 +89,6 @@ class RunQuerySet(models.QuerySet):
                 Value(0),
             )
 
-        flagged = Task.objects.with_flags().filter(run=OuterRef("pk"), archived_at__isnull=True)
         resolved = count(tasks.filter(status__in=RESOLVED_STATUSES))
         return self.annotate(
             # Open plus resolved (rather than every task) so both counts read the index alone.
@@ -98,8 +97,8 @@ class RunQuerySet(models.QuerySet):
             risk_overdue=count(tasks.overdue(today)),
             risk_waiting=count(tasks.filter(status=TaskStatus.WAITING)),
             risk_follow_ups_due=count(tasks.follow_ups_due(today)),
-            risk_missing_evidence=count(flagged.missing_evidence(today)),
-            risk_blocked=count(flagged.filter(status__in=OPEN_STATUSES, is_blocked=True)),
+            risk_missing_evidence=count(tasks.missing_evidence(today)),
+            risk_blocked=count(tasks.with_blocked().filter(status__in=OPEN_STATUSES, is_blocked=True)),
             risk_next_due_task_id=Subquery(self._next_due_tasks().values("pk")[:1]),
         )._with_at_risk(today)
 

@@ -69,10 +69,34 @@ class TaskQuerySet(models.QuerySet):
         return Q(status=TaskStatus.WAITING, follow_up_at__lte=today)
 
     @staticmethod
+    def evidence_missing_q() -> Q:
+        """A proof or run-link requirement is unmet (whatever the status and date): a link
+        requirement without a link proof of that label (equal ignoring case and surrounding
+        blanks) or without a label; a file or note requirement without such a proof; a required
+        run link still empty. Python's twin is ``Task.missing_requirements()``."""
+        from .proofs import Proof  # proofs belong to tasks: imported when first needed
+
+        proofs = Proof.objects.filter(task=OuterRef("pk"))
+        # (iexact against a column would treat '%' and '_' in the label as wildcards.)
+        link_proof = (
+            proofs.filter(kind=ProofKind.LINK)
+            .annotate(_label=Lower(Trim("label")))
+            .filter(Q(_label=Lower(Trim(OuterRef("requires_link")))) | Q(_label=""))
+        )
+        unfilled_run_link = RunLink.objects.filter(requiring_tasks=OuterRef("pk"), url="")
+        return (
+            (~Q(requires_link="") & ~Exists(link_proof))
+            | (Q(requires_file=True) & ~Exists(proofs.filter(kind=ProofKind.FILE)))
+            | (Q(requires_proof_note=True) & ~Exists(proofs.filter(kind=ProofKind.NOTE)))
+            | Exists(unfilled_run_link)
+        )
+
+    @staticmethod
     def missing_evidence_q(today: dt.date) -> Q:
         """Missing evidence: open, due ``today`` or earlier, with a proof or run-link requirement
-        unmet. Needs the ``evidence_missing`` annotation of :meth:`with_flags`."""
-        return Q(status__in=OPEN_STATUSES, due_date__lte=today, evidence_missing=True)
+        unmet (:meth:`evidence_missing_q`). The cheap column tests come first, so the database
+        looks for proofs only for the tasks they let through."""
+        return Q(status__in=OPEN_STATUSES, due_date__lte=today) & TaskQuerySet.evidence_missing_q()
 
     @staticmethod
     def mine_q(user) -> Q:
@@ -90,34 +114,37 @@ class TaskQuerySet(models.QuerySet):
         )
 
     @staticmethod
-    def home_group_qs(today: dt.date) -> dict[str, Q]:
-        """Operations Home's groups (``docs/home.md``), each as a condition of its own built from
-        the rules above, in precedence order. They exclude each other — precedence is written
-        into them — so each group can be read on its own along an index (its status and date).
-        Needs the ``evidence_missing`` annotation of :meth:`with_flags`."""
+    def home_group_q(name: str, today: dt.date) -> Q:
+        """One of Operations Home's groups (``docs/home.md``) as a condition built from the rules
+        above. The groups exclude each other — precedence is written into them — so each can be
+        read on its own along an index (its status and date)."""
+        cls = TaskQuerySet
         actionable = Q(status__in=ACTIONABLE_STATUSES)
         due_today = actionable & Q(due_date=today)
-        cls = TaskQuerySet
-        return {
-            "follow_ups_due": cls.follow_ups_due_q(today),
-            "overdue": cls.overdue_q(today),
+        if name == "follow_ups_due":
+            return cls.follow_ups_due_q(today)
+        if name == "overdue":
+            return cls.overdue_q(today)
+        if name == "missing_evidence":
             # Overdue work is in the group above, so what is left of the rule is work due today.
-            "missing_evidence": due_today & cls.missing_evidence_q(today),
-            "today": due_today & Q(evidence_missing=False),
-            "waiting": Q(status=TaskStatus.WAITING, follow_up_at__gt=today),
-            "upcoming": actionable & Q(due_date__gt=today, due_date__lte=today + dt.timedelta(days=HOME_UPCOMING_DAYS)),
-        }
+            return due_today & cls.missing_evidence_q(today)
+        if name == "today":
+            return due_today & ~cls.evidence_missing_q()
+        if name == "waiting":
+            return Q(status=TaskStatus.WAITING, follow_up_at__gt=today)
+        if name == "upcoming":
+            return actionable & Q(due_date__gt=today, due_date__lte=today + dt.timedelta(days=HOME_UPCOMING_DAYS))
+        raise ValueError(f"group must be one of {', '.join(HOME_GROUPS)}")
+
+    @staticmethod
+    def home_group_qs(today: dt.date) -> dict[str, Q]:
+        """Every Home group's condition (:meth:`home_group_q`), in precedence order."""
+        return {name: TaskQuerySet.home_group_q(name, today) for name in HOME_GROUPS}
 
     # ---- filters ---------------------------------------------------------------------------
     def in_home_group(self, name: str, today: dt.date):
-        """Tasks of one Operations Home group on ``today``. Only the groups whose rule reads
-        ``evidence_missing`` (missing evidence, today) carry the flags of :meth:`with_flags`."""
-        if name not in HOME_GROUPS:
-            raise ValueError(f"group must be one of {', '.join(HOME_GROUPS)}")
-        queryset = self.on_home()
-        if name in ("missing_evidence", "today"):
-            queryset = queryset.with_flags()
-        return queryset.filter(self.home_group_qs(today)[name])
+        """Tasks of one Operations Home group on ``today``."""
+        return self.on_home().filter(self.home_group_q(name, today))
 
     def open(self):
         return self.filter(status__in=OPEN_STATUSES)
@@ -135,8 +162,7 @@ class TaskQuerySet(models.QuerySet):
         return self.filter(self.follow_ups_due_q(today))
 
     def missing_evidence(self, today: dt.date):
-        flagged = self if "evidence_missing" in self.query.annotations else self.with_flags()
-        return flagged.filter(self.missing_evidence_q(today))
+        return self.filter(self.missing_evidence_q(today))
 
     def on_home(self):
         """Open, unarchived work that belongs on Operations Home: tasks of paused or cancelled
@@ -146,27 +172,21 @@ class TaskQuerySet(models.QuerySet):
     def with_flags(self):
         """Annotate ``is_blocked`` (an open prerequisite) and ``evidence_missing`` (a proof or
         run-link requirement unmet) in SQL."""
-        from .proofs import Proof  # proofs belong to tasks: imported when first needed
+        return self.with_blocked().with_evidence_missing()
 
-        proofs = Proof.objects.filter(task=OuterRef("pk"))
-        # Same rule as missing_requirements(): label equal ignoring case and surrounding blanks,
-        # or no label. (iexact against a column would treat '%' and '_' in the label as wildcards.)
-        link_proof = (
-            proofs.filter(kind=ProofKind.LINK)
-            .annotate(_label=Lower(Trim("label")))
-            .filter(Q(_label=Lower(Trim(OuterRef("requires_link")))) | Q(_label=""))
-        )
-        unfilled_run_link = RunLink.objects.filter(requiring_tasks=OuterRef("pk"), url="")
+    def with_blocked(self):
+        """Annotate ``is_blocked``: the task has an open prerequisite."""
+        if "is_blocked" in self.query.annotations:
+            return self
         open_prereq = TaskDependency.objects.filter(task=OuterRef("pk"), depends_on__status__in=OPEN_STATUSES)
-        missing = (
-            (~Q(requires_link="") & ~Exists(link_proof))
-            | (Q(requires_file=True) & ~Exists(proofs.filter(kind=ProofKind.FILE)))
-            | (Q(requires_proof_note=True) & ~Exists(proofs.filter(kind=ProofKind.NOTE)))
-            | Exists(unfilled_run_link)
-        )
+        return self.annotate(is_blocked=Exists(open_prereq))
+
+    def with_evidence_missing(self):
+        """Annotate ``evidence_missing`` (:meth:`evidence_missing_q`)."""
+        if "evidence_missing" in self.query.annotations:
+            return self
         return self.annotate(
-            is_blocked=Exists(open_prereq),
-            evidence_missing=models.ExpressionWrapper(missing, output_field=models.BooleanField()),
+            evidence_missing=models.ExpressionWrapper(self.evidence_missing_q(), output_field=models.BooleanField())
         )
 
 
