@@ -63,7 +63,9 @@ UPCOMING_DAYS = HOME_UPCOMING_DAYS
 #: The last day Home shows: the end of the portal's calendar (its week ahead is plain date
 #: arithmetic, far from ``date.max``), so the page's "Next day" stops where every door stops.
 LAST_HOME_DATE = LAST_DATE
-DEFAULT_GROUP_LIMIT = 100
+#: Rows per group in ``GET /api/v1/home/`` unless ``limit`` says otherwise (counts are always
+#: complete; ``GET /api/v1/tasks/?group=…`` pages through a whole group).
+DEFAULT_GROUP_LIMIT = 25
 SCOPES = ("all", "mine")
 
 

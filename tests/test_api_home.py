@@ -145,6 +145,18 @@ def test_limit_cuts_groups_but_counts_stay_complete(api):
     assert counts_only["counts"]["overdue"] == 4 and counts_only["counts"]["today"] == 1
 
 
+def test_a_group_lists_its_first_25_by_default_and_the_task_list_pages_through_the_rest(api):
+    for n in range(27):
+        task_in("todo", f"overdue {n:02d}", due_date=days(-1 - n))
+
+    body = home(api)
+    assert len(body["groups"]["overdue"]) == 25 and body["counts"]["overdue"] == 27
+    assert titles(body)["overdue"][0] == "overdue 26"
+
+    listed = api.get("/api/v1/tasks/", {"group": "overdue", "date": DAY.isoformat(), "scope": "all"}).json()
+    assert len(listed["results"]) == 27
+
+
 def test_dismissing_a_notification_leaves_the_task_on_home(api, operator):
     task = task_in("todo", "overdue", due_date=days(-1), assignee=operator)
     (notification,) = notify(
