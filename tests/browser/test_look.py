@@ -128,6 +128,7 @@ def test_at_risk_workflows_show_within_two_phone_screens_with_the_demo_data(phon
     assert strip.get_by_role("link").count() >= 1
     # The sticky summary stays on screen while scrolling and jumps to a group.
     phone_page.mouse.wheel(0, 1500)
+    phone_page.wait_for_function("window.scrollY >= 1000")  # the wheel scrolls asynchronously
     summary = phone_page.get_by_role("navigation", name="Groups")
     assert summary.bounding_box()["y"] <= 1
     summary.get_by_role("link", name=re.compile("Upcoming")).click()
