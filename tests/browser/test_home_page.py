@@ -95,3 +95,16 @@ def test_home_fits_a_phone_and_passes_axe(phone_page, browser_operator, live_ser
     assert box["height"] >= 44 and box["width"] >= 44
     assert_no_horizontal_overflow(phone_page)
     assert_accessible(phone_page)
+
+
+def test_without_javascript_a_rows_actions_lead_to_the_task_page(browser, live_server, browser_operator):
+    task = TaskFactory(title="Renew the domain", assignee=browser_operator, due_date=portal_today())
+    context = browser.new_context(java_script_enabled=False, base_url=live_server.url)
+    page = context.new_page()
+    logged_in(page, browser_operator, live_server.url)
+    page.goto("/")
+    page.locator('summary[aria-label="Actions for Renew the domain"]').click()
+    page.get_by_role("link", name="Open the task to act on it").click()
+    page.wait_for_url(f"{live_server.url}/tasks/{task.pk}/")
+    assert page.get_by_role("button", name="Start").first.is_visible()
+    context.close()
