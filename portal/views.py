@@ -8,6 +8,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
+from workflows.filters import HOME_DEFAULT_SCOPE
 from workflows.history import attach_typical_minutes
 from workflows.models import portal_today
 
@@ -23,12 +24,12 @@ GROUP_TITLES = {
     "upcoming": "Upcoming",
 }
 #: The page's default: the operator's own queue (assigned to them or to nobody).
-DEFAULT_SCOPE = "mine"
+DEFAULT_SCOPE = HOME_DEFAULT_SCOPE
 #: Rows per group on the page; the counts are always complete and "Show all" opens the group's
 #: full list (the task list page, paginated), so the page weighs the same at any amount of work.
 HOME_GROUP_LIMIT = 12
-#: Rows of a group shown (with their actions) before its disclosure: a phone screen stays a
-#: morning's view. The disclosed rows link to their task for actions.
+#: Rows of a group shown before its disclosure: a phone screen stays a morning's view. Every row
+#: loads its action forms when it is opened, so a row weighs the same wherever it stands.
 HOME_ROWS_SHOWN = 10
 #: Workflow risk cards shown in full (at-risk first); the Workflows page lists them all.
 HOME_RISK_CARDS_SHOWN = 6

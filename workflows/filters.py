@@ -179,6 +179,8 @@ def _not_archived_unless(queryset: QuerySet, name: str, include: bool | None) ->
 
 
 TASK_SCOPES = ("all", "mine")
+#: Operations Home's scope when none is asked for: the operator's own queue.
+HOME_DEFAULT_SCOPE = "mine"
 
 
 class TaskFilterSet(StrictFilterSet):

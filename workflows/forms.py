@@ -25,6 +25,7 @@ from django.db.models import Q, QuerySet
 from django.forms.models import BaseInlineFormSet
 
 from .errors import DomainError
+from .filters import HOME_DEFAULT_SCOPE, TASK_SCOPES
 from .inputs import PlainTextFormMixin, StrictDateFormField, parse_bool
 from .members import members
 from .models import ProofKind, RunLink, Task, TemplateTask, WorkflowTemplate
@@ -455,3 +456,29 @@ class HomeOriginForm(PlainTextFormMixin, forms.Form):
         if self.cleaned_data.get("home_scope"):
             query["scope"] = self.cleaned_data["home_scope"]
         return query
+
+
+class HomeRowQueryForm(PlainTextFormMixin, forms.Form):
+    """``?date=`` and ``?scope=`` of the Operations Home page a row's actions are asked for (the
+    row's badges and the "mine" rule are relative to them). Absent, they are Home's defaults:
+    today and ``mine``; malformed, they are refused with a message naming the value."""
+
+    date = StrictDateFormField(required=False, label="date")
+    scope = _text()
+
+    def clean_scope(self) -> str:
+        scope = self.cleaned_data.get("scope") or HOME_DEFAULT_SCOPE
+        if scope not in TASK_SCOPES:
+            raise ValidationError(f"scope: '{scope}' is not one of {', '.join(TASK_SCOPES)}.", code="invalid_choice")
+        return scope
+
+    def values(self, *, today: dt.date) -> tuple[dt.date, str]:
+        """The day and scope, or a :class:`DomainError` with every refusal in one message."""
+        if not self.is_valid():
+            messages = [
+                (message if message.startswith(f"{name}:") else f"{name}: {message}").rstrip(".")
+                for name, errors in self.errors.items()
+                for message in errors
+            ]
+            raise DomainError("validation_error", "; ".join(messages) + ".")
+        return self.cleaned_data.get("date") or today, self.cleaned_data["scope"]

@@ -5,6 +5,8 @@ from . import run_views, task_list_views, template_views, views
 urlpatterns = [
     path("tasks/", task_list_views.task_list, name="task-list"),
     path("tasks/<uuid:pk>/", views.task_detail, name="task-detail"),
+    # Listed before the task actions, so "home-actions" is never read as the name of one.
+    path("tasks/<uuid:pk>/home-actions/", views.task_home_actions, name="task-home-actions"),
     path("tasks/<uuid:pk>/<slug:action>/", views.task_action, name="task-action"),
     path("runs/<uuid:pk>/", views.run_detail, name="run-detail"),
     path("runs/<uuid:pk>/<slug:action>/", views.run_action, name="run-action"),

@@ -21,7 +21,7 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 
 from .errors import DomainError
-from .forms import TASK_PAGE_FORMS, HomeOriginForm, RunPageForm
+from .forms import TASK_PAGE_FORMS, HomeOriginForm, HomeRowQueryForm, RunPageForm
 from .history import attach_typical_minutes, typical_minutes_of
 from .models import (
     Proof,
@@ -121,19 +121,23 @@ def _home_day(request: HttpRequest) -> dt.date:
     return HomeOriginForm(request.POST).day(default=portal_today())
 
 
-def _home_row_context(request: HttpRequest, pk, **extra) -> dict:
-    """What one Operations Home row needs: the task with its ``is_blocked`` and
-    ``evidence_missing`` flags (``task`` is None once it has left Home), relative to the page's day."""
-    day = _home_day(request)
-    task = (
+def _home_rows():
+    """Tasks as an Operations Home row shows them: with the ``is_blocked`` and
+    ``evidence_missing`` flags and what the row and its actions read."""
+    return (
         Task.objects.on_home()
         .with_flags()
         .select_related("assignee", "recurring_config", "run")
         .prefetch_related(Prefetch("proofs", queryset=Proof.objects.only("id", "task_id", "kind", "label")))
         .prefetch_related("required_run_links")
-        .filter(pk=pk)
-        .first()
     )
+
+
+def _home_row_context(request: HttpRequest, pk, **extra) -> dict:
+    """What one Operations Home row needs after an action posted from it: the task (None once
+    it has left Home), relative to the page's day."""
+    day = _home_day(request)
+    task = _home_rows().filter(pk=pk).first()
     if task is not None:
         task.days_overdue = task.overdue_days(day)
         attach_typical_minutes([task])
@@ -144,6 +148,52 @@ def _home_row_context(request: HttpRequest, pk, **extra) -> dict:
         "default_follow_up": day + dt.timedelta(days=3),
         **extra,
     }
+
+
+def _home_actions_note(pk, text: str, *, status: int, alert: bool = False) -> HttpResponse:
+    """A short answer standing where a Home row's actions would be, with the way to the task page."""
+    paragraph = '<p class="error" role="alert">{}</p>' if alert else "<p>{}</p>"
+    return HttpResponse(
+        format_html(
+            '<div class="row-actions">' + paragraph + '<p><a href="{}">Open the task</a></p></div>',
+            text,
+            reverse("task-detail", args=[pk]),
+        ),
+        status=status,
+    )
+
+
+@require_GET
+def task_home_actions(request: HttpRequest, pk) -> HttpResponse:
+    """The action forms of one Operations Home row (``docs/home.md``), fetched when the operator
+    opens the row's "Actions": for the page's ``?date=`` (its day) and ``?scope=`` (``mine`` or
+    ``all``). A task Home no longer lists for that day and scope answers a short note instead;
+    a malformed query answers 400 naming it. A plain request (no HTMX) goes to the task page,
+    where the same actions are."""
+    try:
+        day, scope = HomeRowQueryForm(request.GET).values(today=portal_today())
+    except DomainError as exc:
+        return _home_actions_note(pk, exc.detail, status=400, alert=True)
+    if not request.htmx:
+        get_object_or_404(Task, pk=pk)
+        return redirect("task-detail", pk=pk)
+    rows = _home_rows().in_any_home_group(day)
+    if scope == "mine":
+        rows = rows.filter(Task.objects.mine_q(request.user))
+    task = rows.filter(pk=pk).first()
+    if task is None:
+        if not Task.objects.filter(pk=pk).exists():
+            return _home_actions_note(pk, "This task does not exist any more.", status=404, alert=True)
+        return _home_actions_note(
+            pk, "This task is no longer on Home for this day: it was done, moved or reassigned.", status=200
+        )
+    context = {
+        "task": task,
+        "home_date": day,
+        "home_scope": scope,
+        "default_follow_up": day + dt.timedelta(days=3),
+    }
+    return render(request, "portal/home.html#row-actions", context)
 
 
 def _home_response(request: HttpRequest, pk, *, message: str = "", error: DomainError | None = None, action: str):
@@ -161,7 +211,12 @@ def _home_response(request: HttpRequest, pk, *, message: str = "", error: Domain
         return redirect(reverse("index") + (f"?{urlencode(query)}" if query else "") + f"#task-{pk}")
     if error is not None:
         context = _home_row_context(
-            request, pk, error=error.detail, error_items=error.extra.get("missing", []), action=action
+            request,
+            pk,
+            error=error.detail,
+            error_items=error.extra.get("missing", []),
+            action=action,
+            actions_open=True,
         )
         if context["task"] is None:  # not on Home any more: nothing to re-render in place
             return HttpResponse(format_html('<p class="error" role="alert">{}</p>', error.detail), status=400)

@@ -1,11 +1,12 @@
 /* Operations Home: after an in-place action the confirmation appears next to the row, and
  * keyboard focus moves to the next row instead of the page top.
  *
- * An action answers with the updated row (or nothing, once the task left Home) and triggers
+ * A row's action forms load (htmx) when its "Actions" disclosure is first opened. An action
+ * answers with the updated row, closed (or nothing, once the task left Home) and triggers
  * "home-changed", which re-fetches the groups. When that refresh has landed, this script puts the
  * confirmation where the row is (or was) and focuses the row that followed it. A refused action
- * re-renders its row with the reason; focus then goes to that reason. Without JavaScript the plain
- * post returns to Home at the row's anchor with the message on top.
+ * re-renders its row with the reason and its actions open; focus then goes to that reason.
+ * Without JavaScript a row's "Actions" links to the task page, where the same actions are.
  */
 (function () {
   "use strict";
@@ -79,8 +80,9 @@
     }
     if (text) {
       if (acted) {
-        var actions = acted.querySelector(".row-actions");
-        if (actions && !actions.querySelector(".confirmation")) actions.appendChild(confirmation(text));
+        if (!acted.querySelector(".confirmation")) {
+          acted.insertBefore(confirmation(text), acted.querySelector(".row-actions-box"));
+        }
       } else {
         var item = document.createElement("li");
         item.className = "home-row home-row-done";

@@ -143,3 +143,13 @@ def assert_accessible(page) -> None:
         for v in serious
     ]
     raise AssertionError(f"axe found serious accessibility violations on {page.url}:\n" + "\n".join(lines))
+
+
+def open_home_row_actions(page, title: str):
+    """Open the "Actions" of the Operations Home row titled ``title`` and wait until its forms
+    have loaded; returns the row."""
+    summary = page.locator(f'summary[aria-label="Actions for {title}"]')
+    row = page.locator(".home-row", has=summary)
+    summary.click()
+    row.locator(".row-actions a.button", has_text="Open task").wait_for()
+    return row

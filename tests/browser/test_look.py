@@ -19,6 +19,7 @@ from tests.browser.conftest import (
     assert_accessible,
     assert_no_horizontal_overflow,
     logged_in,
+    open_home_row_actions,
 )
 from tests.factories import TaskFactory, UserFactory
 from workflows.models import Task, portal_today
@@ -128,6 +129,7 @@ def test_at_risk_workflows_show_within_two_phone_screens_with_the_demo_data(phon
     assert strip.get_by_role("link").count() >= 1
     # The sticky summary stays on screen while scrolling and jumps to a group.
     phone_page.mouse.wheel(0, 1500)
+    phone_page.wait_for_function("window.scrollY >= 1000")  # the wheel scrolls asynchronously
     summary = phone_page.get_by_role("navigation", name="Groups")
     assert summary.bounding_box()["y"] <= 1
     summary.get_by_role("link", name=re.compile("Upcoming")).click()
@@ -158,6 +160,7 @@ def test_after_complete_the_confirmation_sits_by_the_row_and_focus_moves_to_the_
     operator_page.goto("/")
     rows = operator_page.locator("#group-today .home-row")
     assert rows.nth(0).get_attribute("id") == f"task-{first.pk}"
+    open_home_row_actions(operator_page, "Back up the list")
     operator_page.get_by_role("button", name="Complete Back up the list").click()
     done = operator_page.locator("#group-today .confirmation", has_text="Back up the list: Completed.")
     done.wait_for()
@@ -175,7 +178,7 @@ def test_add_proof_in_place_shows_only_the_chosen_kind_and_unblocks_complete(ope
         title="Post on LinkedIn", assignee=browser_operator, due_date=portal_today(), requires_proof_note=True
     )
     operator_page.goto("/")
-    row = operator_page.locator(f"#task-{task.pk}")
+    row = open_home_row_actions(operator_page, "Post on LinkedIn")
     row.locator("summary", has_text="Add proof").click()
     assert row.get_by_role("radio", name="Note").is_checked()
     assert row.get_by_label("Note text").is_visible()
@@ -187,9 +190,10 @@ def test_add_proof_in_place_shows_only_the_chosen_kind_and_unblocks_complete(ope
     row.get_by_role("button", name="Add proof").click()
     operator_page.locator(f"#task-{task.pk} .confirmation", has_text="Proof added.").wait_for()
     assert task.proofs.count() == 1
-    assert (
-        operator_page.locator(f"#task-{task.pk}").get_by_role("button", name="Complete Post on LinkedIn").is_visible()
-    )
+    operator_page.wait_for_load_state("networkidle")
+    row = open_home_row_actions(operator_page, "Post on LinkedIn")
+    assert row.get_by_role("button", name="Complete Post on LinkedIn").is_visible()
+    assert row.locator("summary", has_text="Add proof").count() == 0
 
 
 def test_mark_all_read_empties_the_unread_list_in_place(operator_page, browser_operator):

@@ -146,6 +146,17 @@ class TaskQuerySet(models.QuerySet):
         """Tasks of one Operations Home group on ``today``."""
         return self.on_home().filter(self.home_group_q(name, today))
 
+    def in_any_home_group(self, today: dt.date):
+        """Tasks Operations Home lists on ``today``, in whichever group, with the flags of
+        :meth:`with_flags`."""
+        queryset = self.on_home()
+        if "evidence_missing" not in queryset.query.annotations:
+            queryset = queryset.with_flags()
+        listed = Q()
+        for condition in self.home_group_qs(today).values():
+            listed |= condition
+        return queryset.filter(listed)
+
     def open(self):
         return self.filter(status__in=OPEN_STATUSES)
 
