@@ -265,7 +265,7 @@ class TaskFilterSet(StrictFilterSet):
         return queryset.filter(rule) if value else queryset.exclude(rule)
 
     def filter_group(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        return queryset.filter(pk__in=Task.objects.in_home_group(value, self._day()).values("pk"))
+        return queryset.in_home_group(value, self._day())
 
     def filter_queryset(self, queryset: QuerySet) -> QuerySet:
         if self.form.cleaned_data.get("include_archived") is None:
