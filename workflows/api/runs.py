@@ -99,6 +99,10 @@ def run_risk(run: Run, next_due_task: Task | None) -> dict:
     return risk
 
 
+#: One serializer for every run's risk (one per run would deep-copy its fields each time).
+_RISK = RiskSerializer()
+
+
 class RunSerializer(serializers.ModelSerializer):
     """A run with its links, tasks and risk. Expects :func:`run_queryset`."""
 
@@ -139,7 +143,7 @@ class RunSerializer(serializers.ModelSerializer):
     @extend_schema_field(RiskSerializer)
     def get_risk(self, run: Run) -> dict:
         by_id = {task.pk: task for task in run.tasks.all()}
-        return RiskSerializer(run_risk(run, by_id.get(run.risk_next_due_task_id))).data
+        return _RISK.to_representation(run_risk(run, by_id.get(run.risk_next_due_task_id)))
 
     @extend_schema_field(RunTaskSerializer(many=True))
     def get_tasks(self, run: Run) -> list[dict]:
