@@ -89,11 +89,11 @@ class RunQuerySet(models.QuerySet):
                 Value(0),
             )
 
-        resolved = count(tasks.filter(status__in=RESOLVED_STATUSES))
         return self.annotate(
-            # Open plus resolved (rather than every task) so both counts read the index alone.
-            risk_total=resolved + count(tasks.filter(status__in=OPEN_STATUSES)),
-            risk_resolved=resolved,
+            # Open and resolved (``risk_total`` is their sum) rather than every task, so both
+            # counts read the index alone.
+            risk_open=count(tasks.filter(status__in=OPEN_STATUSES)),
+            risk_resolved=count(tasks.filter(status__in=RESOLVED_STATUSES)),
             risk_overdue=count(tasks.overdue(today)),
             risk_waiting=count(tasks.filter(status=TaskStatus.WAITING)),
             risk_follow_ups_due=count(tasks.follow_ups_due(today)),
@@ -158,6 +158,11 @@ class Run(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("run-detail", args=[self.pk])
+
+    @property
+    def risk_total(self) -> int:
+        """Every unarchived task of a run annotated by ``Run.objects.with_risk``."""
+        return self.risk_open + self.risk_resolved
 
     def risk(self) -> dict:
         """The risk card of an annotated run (``Run.objects.with_risk(today)``)."""

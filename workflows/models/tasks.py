@@ -296,9 +296,9 @@ class Task(models.Model):
                 name="task_home_waiting_follow_up",
             ),
             models.Index(fields=["due_date", "id"], name="task_list_due_id"),
-            # A run's risk counts (RunQuerySet.with_risk) read its tasks' status and due date here.
+            # A run's risk counts (RunQuerySet.with_risk) read its tasks' status and dates here.
             models.Index(
-                fields=["run", "status", "due_date"],
+                fields=["run", "status", "due_date", "follow_up_at"],
                 condition=Q(archived_at__isnull=True),
                 name="task_run_status_due",
             ),
