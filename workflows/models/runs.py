@@ -32,36 +32,50 @@ class RunQuerySet(models.QuerySet):
         return self.filter(status=RunStatus.ACTIVE)
 
     @staticmethod
-    def at_risk_q(today: dt.date) -> Q:
-        """At risk: a run with overdue work, a follow-up due or missing evidence (the task rules
-        of :class:`TaskQuerySet`); waiting and blocked work alone do not put a run at risk. As
-        existence tests, so the database stops at the first such task (and at the first rule
-        that holds)."""
+    def risk_conditions(today: dt.date) -> dict[str, Q]:
+        """What each risk count of a run counts among its unarchived tasks (``docs/home.md``),
+        from the task rules of :class:`TaskQuerySet`; ``risk_total`` is open + resolved."""
+        from .tasks import TaskQuerySet  # tasks belong to runs: imported when first needed
+
+        return {
+            "risk_open": Q(status__in=OPEN_STATUSES),
+            "risk_resolved": Q(status__in=RESOLVED_STATUSES),
+            "risk_overdue": TaskQuerySet.overdue_q(today),
+            "risk_waiting": Q(status=TaskStatus.WAITING),
+            "risk_follow_ups_due": TaskQuerySet.follow_ups_due_q(today),
+            "risk_missing_evidence": TaskQuerySet.missing_evidence_q(today),
+            "risk_blocked": Q(status__in=OPEN_STATUSES) & TaskQuerySet.blocked_q(),
+        }
+
+    #: The counts that put a run at risk when any is above zero: overdue work, a follow-up due,
+    #: missing evidence. Waiting and blocked work alone do not.
+    AT_RISK_COUNTS = ("risk_overdue", "risk_follow_ups_due", "risk_missing_evidence")
+
+    @classmethod
+    def at_risk_q(cls, today: dt.date) -> Q:
+        """At risk (:attr:`AT_RISK_COUNTS`), as existence tests on the run's tasks, so the
+        database stops at the first such task (and at the first rule that holds)."""
         from .tasks import Task  # tasks belong to runs: imported when first needed
 
         tasks = Task.objects.filter(run=OuterRef("pk"), archived_at__isnull=True)
-        return (
-            Q(Exists(tasks.overdue(today)))
-            | Q(Exists(tasks.follow_ups_due(today)))
-            | Q(Exists(tasks.missing_evidence(today)))
-        )
+        conditions = cls.risk_conditions(today)
+        at_risk = Q()
+        for name in cls.AT_RISK_COUNTS:
+            at_risk |= Q(Exists(tasks.filter(conditions[name])))
+        return at_risk
 
     @staticmethod
     def _next_due_tasks():
-        """A run's next due task: its earliest open, unblocked task (a subquery on the run)."""
+        """A run's next due task (``TaskQuerySet.next_due``), as a subquery on the run."""
         from .tasks import Task
 
-        return (
-            Task.objects.with_blocked()
-            .filter(run=OuterRef("pk"), archived_at__isnull=True, status__in=OPEN_STATUSES, is_blocked=False)
-            .order_by("due_date", "due_time", "title")
-        )
+        return Task.objects.filter(run=OuterRef("pk")).next_due()
 
     def risk_ordered(self, today: dt.date):
         """Annotate ``at_risk`` and ``risk_next_due_date`` (the next due task's date) and order
         the runs as risk cards are listed: at-risk first, then by the next due task's date,
-        anchor date and title. Cheaper than :meth:`with_risk` (no counts), for picking which
-        runs to show before counting their work."""
+        anchor date and title. No counts: pick the runs to show with this, then count their
+        work with :meth:`with_risk`."""
         return (
             self._with_at_risk(today)
             .annotate(risk_next_due_date=Subquery(self._next_due_tasks().values("due_date")[:1]))
@@ -75,31 +89,21 @@ class RunQuerySet(models.QuerySet):
         )
 
     def with_risk(self, today: dt.date):
-        """Annotate each run with its risk counts, ``at_risk``, progress and next due task — all
-        as subqueries, so the number of queries never depends on the number of runs. The counts
-        use the task rules of :class:`TaskQuerySet`; each reads the index on a run's tasks'
-        status and dates (``task_run_status_due``)."""
+        """Annotate each run with its risk counts (:meth:`risk_conditions`), ``at_risk`` and
+        next due task, as subqueries: for filtering and ordering by risk (Workflows page,
+        admin) and for a page of runs. Each count reads the index on a run's tasks' status and
+        dates (``task_run_status_due``)."""
         from .tasks import Task  # tasks belong to runs: imported when first needed
 
         tasks = Task.objects.filter(run=OuterRef("pk"), archived_at__isnull=True)
 
-        def count(qs):
-            return Coalesce(
-                Subquery(qs.order_by().values("run").annotate(n=Count("*")).values("n")[:1]),
-                Value(0),
-            )
+        def count(condition: Q):
+            counted = tasks.filter(condition).order_by().values("run").annotate(n=Count("*")).values("n")[:1]
+            return Coalesce(Subquery(counted), Value(0))
 
+        counts = {name: count(condition) for name, condition in self.risk_conditions(today).items()}
         return self.annotate(
-            # Open and resolved (``risk_total`` is their sum) rather than every task, so both
-            # counts read the index alone.
-            risk_open=count(tasks.filter(status__in=OPEN_STATUSES)),
-            risk_resolved=count(tasks.filter(status__in=RESOLVED_STATUSES)),
-            risk_overdue=count(tasks.overdue(today)),
-            risk_waiting=count(tasks.filter(status=TaskStatus.WAITING)),
-            risk_follow_ups_due=count(tasks.follow_ups_due(today)),
-            risk_missing_evidence=count(tasks.missing_evidence(today)),
-            risk_blocked=count(tasks.with_blocked().filter(status__in=OPEN_STATUSES, is_blocked=True)),
-            risk_next_due_task_id=Subquery(self._next_due_tasks().values("pk")[:1]),
+            **counts, risk_next_due_task_id=Subquery(self._next_due_tasks().values("pk")[:1])
         )._with_at_risk(today)
 
     def _with_at_risk(self, today: dt.date):

@@ -185,12 +185,26 @@ class TaskQuerySet(models.QuerySet):
         run-link requirement unmet) in SQL."""
         return self.with_blocked().with_evidence_missing()
 
+    @staticmethod
+    def blocked_q() -> Q:
+        """Blocked: the task has an open prerequisite. Python's twin is
+        ``Task.open_prerequisites()``."""
+        return Q(Exists(TaskDependency.objects.filter(task=OuterRef("pk"), depends_on__status__in=OPEN_STATUSES)))
+
     def with_blocked(self):
-        """Annotate ``is_blocked``: the task has an open prerequisite."""
+        """Annotate ``is_blocked`` (:meth:`blocked_q`)."""
         if "is_blocked" in self.query.annotations:
             return self
-        open_prereq = TaskDependency.objects.filter(task=OuterRef("pk"), depends_on__status__in=OPEN_STATUSES)
-        return self.annotate(is_blocked=Exists(open_prereq))
+        return self.annotate(is_blocked=models.ExpressionWrapper(self.blocked_q(), output_field=models.BooleanField()))
+
+    def next_due(self):
+        """Candidates for a run's next due task, first one first: open, unarchived, unblocked, by
+        due date, due time and title."""
+        return (
+            self.filter(status__in=OPEN_STATUSES, archived_at__isnull=True)
+            .exclude(self.blocked_q())
+            .order_by("due_date", "due_time", "title")
+        )
 
     def with_evidence_missing(self):
         """Annotate ``evidence_missing`` (:meth:`evidence_missing_q`)."""
