@@ -11,11 +11,11 @@ For a date and a scope, each open task on Home lands in exactly one group, by pr
 
 Tasks of paused or cancelled runs are not on Home (``Task.objects.on_home()``). Every number
 here is computed in SQL, so the query count never depends on the amount of data: one grouped
-``COUNT`` gives every group's total (a ``CASE`` gives each task its group), then each non-empty
-group's first ``limit`` rows come from a query of their own (``ORDER BY … LIMIT`` along an index
-that matches the group's condition and order, never a sort of every candidate), then three
-prefetches (proofs, run links, prerequisites: the rows' flags and missing-requirement names),
-one query for the risk cards, one for their next due tasks and one for automation failures.
+``COUNT`` gives every group's total (a ``CASE`` gives each task its group), then each group's
+first ``limit`` rows come from a query of their own (``ORDER BY … LIMIT`` over the group's index
+range, never a ranking of every open task), then three prefetches (proofs, run links,
+prerequisites: the rows' flags and missing-requirement names), the risk cards (see
+:func:`risk_cards`) and one query for automation failures.
 """
 
 from __future__ import annotations
@@ -166,10 +166,10 @@ def home_groups(
     *, today: dt.date, user=None, scope: str = "all", limit: int = DEFAULT_GROUP_LIMIT
 ) -> tuple[dict[str, list[Task]], dict[str, int]]:
     """The six groups (each cut at ``limit`` tasks) and their full counts: one grouped count,
-    then one ``ORDER BY … LIMIT`` query per non-empty group, then the proofs, run links and
+    then one ``ORDER BY … LIMIT`` query per group (empty or not), then the proofs, run links and
     prerequisites of all rows at once (three prefetches, from which ``is_blocked`` and
-    ``evidence_missing`` are read by the rules of ``Task``) — ten queries, whatever the amount of
-    data."""
+    ``evidence_missing`` are read by the rules of ``Task``; none when no group lists a row) —
+    ten queries whatever the amount of data."""
     counts = home_group_counts(today=today, user=user, scope=scope)
     groups: dict[str, list[Task]] = {name: [] for name in HOME_GROUPS}
     if limit <= 0:
@@ -202,7 +202,8 @@ def risk_cards(*, today: dt.date, limit: int | None = None) -> tuple[list[Run], 
     date and title (``Run.objects.risk_ordered``): the first ``limit`` of them (every one when
     ``limit`` is None) with their full risk (``Run.objects.with_risk``) and ``next_due_task``
     loaded, plus the number of active runs and of at-risk ones. With a limit, the runs are
-    ranked first and only the shown ones have their work counted — three queries either way."""
+    ranked first and only the shown ones have their work counted (three queries); without, the
+    runs are ranked and counted in one query, then their next due tasks loaded (two)."""
     ranked = Run.objects.active().risk_ordered(today)
     if limit is None:
         runs = list(ranked.with_risk(today).select_related("template"))

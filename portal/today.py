@@ -95,7 +95,6 @@ def queue_tasks(*, user, today: dt.date):
     rules = Task.objects
     follow_ups_due, overdue = rules.follow_ups_due_q(today), rules.overdue_q(today)
     due_today = Q(status__in=ACTIONABLE_STATUSES, due_date=today)
-    open_prereq = TaskDependency.objects.filter(task=OuterRef("pk"), depends_on__status__in=OPEN_STATUSES)
     section = SqlCase(
         When(follow_ups_due, then=Value(0)),
         When(overdue, then=Value(1)),
@@ -106,7 +105,8 @@ def queue_tasks(*, user, today: dt.date):
         Task.objects.on_home()
         .filter(rules.mine_q(user))
         .filter(follow_ups_due | overdue | due_today)
-        .annotate(is_blocked=Exists(open_prereq), queue_section=section, priority_rank=rules.priority_rank())
+        .with_blocked()
+        .annotate(queue_section=section, priority_rank=rules.priority_rank())
         .select_related("assignee", "recurring_config", "run", "run__template")
     )
 

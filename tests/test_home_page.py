@@ -214,6 +214,7 @@ def test_row_actions_of_an_unknown_task_are_a_404(signed_in):
     response = signed_in.get(f"/tasks/{missing}/home-actions/", {"date": DAY.isoformat()}, headers=HX)
     assert response.status_code == 404 and "does not exist" in response.content.decode()
     assert "<html" not in response.content.decode()
+    assert "Open the task" not in response.content.decode()  # there is no task to open
     assert signed_in.get(f"/tasks/{missing}/home-actions/").status_code == 404
 
 
@@ -247,6 +248,10 @@ def test_row_actions_without_htmx_lead_to_the_task_page(signed_in):
     task = task_in("todo", title="Send newsletter")
     response = row_actions(signed_in, task, headers={})
     assert response.status_code == 302 and response["Location"] == f"/tasks/{task.pk}/"
+    # Whatever the query says: the task page has the same actions.
+    assert row_actions(signed_in, task, headers={}, date="09/02/2028")["Location"] == f"/tasks/{task.pk}/"
+    # The answer depends on the HX-Request header, and says so to caches.
+    assert "HX-Request" in response["Vary"] and "HX-Request" in row_actions(signed_in, task)["Vary"]
 
 
 def test_row_actions_are_for_signed_in_members_only(client, outsider):
@@ -330,6 +335,17 @@ def test_follow_up_sent_and_response_received_from_home(signed_in):
     assert answered.status_code == 200 and answered["HX-Trigger"] == "home-changed"
     task.refresh_from_db()
     assert task.status == "todo"
+
+
+def test_a_tampered_home_scope_falls_back_to_the_default(signed_in):
+    task = task_in("todo", title="Send newsletter")
+    response = signed_in.post(f"/tasks/{task.pk}/start/", home_fields(home_scope="all&x=1"), headers=HX)
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert 'name="home_scope" value="mine"' not in body  # the row carries no forms until opened
+    assert "scope=mine" in body and "x=1" not in body
+    plain = signed_in.post(f"/tasks/{task.pk}/complete/", home_fields(home_scope="everyone"))
+    assert plain["Location"] == f"/?date={DAY.isoformat()}#task-{task.pk}"
 
 
 def test_plain_post_from_home_redirects_back_with_a_message(signed_in):

@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from portal.today import start_today, streak
 from recurring.models import RecurringConfig
-from tests.factories import TaskFactory, UserFactory
+from tests.factories import TaskFactory, UserFactory, launch, make_template, spec
 from workflows.history import TYPICAL_MIN_SAMPLES, typical_durations
-from workflows.models import Priority, TaskSource, TaskStatus
+from workflows.models import Priority, Task, TaskSource, TaskStatus
 from workflows.services import instantiate_run, save_template
 
 pytestmark = pytest.mark.django_db
@@ -202,6 +202,21 @@ def test_typical_duration_ignores_occurrences_older_than_ninety_days(operator):
     for offset in (1, 2, 120):
         _occurrence(config, TODAY - dt.timedelta(days=offset), 10, by=operator)
     assert typical_durations([("config", config.pk)], now=timezone.now()) == {}
+
+
+def test_an_occurrence_of_a_config_counts_for_the_config_only_even_inside_a_run(operator):
+    config = _config()
+    template = make_template(spec("b"))
+    for offset in (1, 2, 3, 4):
+        done = _occurrence(config, TODAY - dt.timedelta(days=offset), 10 * offset, by=operator)
+        if offset > 2:  # two of the four were also generated inside a run of the template
+            run = launch(template, TODAY + dt.timedelta(days=30 + offset))
+            Task.objects.filter(pk=done.pk).update(run=run, template_task_ref="occurrence")
+
+    typical = typical_durations([("config", config.pk), ("template", template.pk, "occurrence")], now=timezone.now())
+
+    # 10, 20, 30 and 40 minutes, each once: the median is 25 (counted twice, 30 and 40 would make it 35)
+    assert typical == {("config", config.pk): 25}
 
 
 def test_start_today_uses_a_constant_number_of_queries(operator, django_assert_max_num_queries):

@@ -443,8 +443,10 @@ class HomeOriginForm(PlainTextFormMixin, forms.Form):
 
     @property
     def scope(self) -> str:
+        """The page's scope, or Home's default when absent or not a scope."""
         self.is_valid()
-        return self.cleaned_data.get("home_scope", "")
+        scope = self.cleaned_data.get("home_scope", "")
+        return scope if scope in TASK_SCOPES else HOME_DEFAULT_SCOPE
 
     def page_query(self) -> dict[str, str]:
         """The Home page's own query (``date``, ``scope``) to go back to, as it was given; a value
@@ -453,7 +455,7 @@ class HomeOriginForm(PlainTextFormMixin, forms.Form):
         query = {}
         if self.cleaned_data.get("home_date"):
             query["date"] = self.cleaned_data["home_date"].isoformat()
-        if self.cleaned_data.get("home_scope"):
+        if self.cleaned_data.get("home_scope") in TASK_SCOPES:
             query["scope"] = self.cleaned_data["home_scope"]
         return query
 

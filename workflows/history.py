@@ -107,8 +107,11 @@ def typical_durations(keys: Iterable[DutyKey], *, now: dt.datetime | None = None
     of_configs = timed.filter(recurring_config_id__in=config_ids).annotate(
         template=Value(None, output_field=UUIDField())
     )
-    of_templates = timed.filter(run__in=Run.objects.filter(template_id__in=template_ids).values("pk")).annotate(
-        template=F("run__template_id")
+    # A task of a recurring config is that config's occurrence (``duty_key``), whatever its run.
+    of_templates = (
+        timed.filter(run__in=Run.objects.filter(template_id__in=template_ids).values("pk"))
+        .filter(recurring_config__isnull=True)
+        .annotate(template=F("run__template_id"))
     )
     fields = ("recurring_config_id", "template", "template_task_ref", "duration")
     rows = of_configs.values_list(*fields).union(of_templates.values_list(*fields), all=True)

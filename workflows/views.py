@@ -19,6 +19,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
 
 from .errors import DomainError
 from .forms import TASK_PAGE_FORMS, HomeOriginForm, HomeRowQueryForm, RunPageForm
@@ -150,40 +151,36 @@ def _home_row_context(request: HttpRequest, pk, **extra) -> dict:
     }
 
 
-def _home_actions_note(pk, text: str, *, status: int, alert: bool = False) -> HttpResponse:
-    """A short answer standing where a Home row's actions would be, with the way to the task page."""
-    paragraph = '<p class="error" role="alert">{}</p>' if alert else "<p>{}</p>"
-    return HttpResponse(
-        format_html(
-            '<div class="row-actions">' + paragraph + '<p><a href="{}">Open the task</a></p></div>',
-            text,
-            reverse("task-detail", args=[pk]),
-        ),
-        status=status,
-    )
+def _home_actions_note(pk, text: str, *, status: int, alert: bool = False, link: bool = True) -> HttpResponse:
+    """A short answer standing where a Home row's actions would be, with the way to the task page
+    (unless there is no task to go to)."""
+    paragraph = format_html('<p class="error" role="alert">{}</p>' if alert else "<p>{}</p>", text)
+    way = format_html('<p><a href="{}">Open the task</a></p>', reverse("task-detail", args=[pk])) if link else ""
+    return HttpResponse(format_html('<div class="row-actions">{}{}</div>', paragraph, way), status=status)
 
 
 @require_GET
+@vary_on_headers("HX-Request")
 def task_home_actions(request: HttpRequest, pk) -> HttpResponse:
     """The action forms of one Operations Home row (``docs/home.md``), fetched when the operator
     opens the row's "Actions": for the page's ``?date=`` (its day) and ``?scope=`` (``mine`` or
     ``all``). A task Home no longer lists for that day and scope answers a short note instead;
     a malformed query answers 400 naming it. A plain request (no HTMX) goes to the task page,
     where the same actions are."""
+    if not request.htmx:
+        get_object_or_404(Task, pk=pk)
+        return redirect("task-detail", pk=pk)
     try:
         day, scope = HomeRowQueryForm(request.GET).values(today=portal_today())
     except DomainError as exc:
         return _home_actions_note(pk, exc.detail, status=400, alert=True)
-    if not request.htmx:
-        get_object_or_404(Task, pk=pk)
-        return redirect("task-detail", pk=pk)
     rows = _home_rows().in_any_home_group(day)
     if scope == "mine":
         rows = rows.filter(Task.objects.mine_q(request.user))
     task = rows.filter(pk=pk).first()
     if task is None:
         if not Task.objects.filter(pk=pk).exists():
-            return _home_actions_note(pk, "This task does not exist any more.", status=404, alert=True)
+            return _home_actions_note(pk, "This task does not exist any more.", status=404, alert=True, link=False)
         return _home_actions_note(
             pk, "This task is no longer on Home for this day: it was done, moved or reassigned.", status=200
         )

@@ -149,9 +149,7 @@ class TaskQuerySet(models.QuerySet):
     def in_any_home_group(self, today: dt.date):
         """Tasks Operations Home lists on ``today``, in whichever group, with the flags of
         :meth:`with_flags`."""
-        queryset = self.on_home()
-        if "evidence_missing" not in queryset.query.annotations:
-            queryset = queryset.with_flags()
+        queryset = self.on_home().with_flags()
         listed = Q()
         for condition in self.home_group_qs(today).values():
             listed |= condition
