@@ -173,6 +173,17 @@ def task_in(status: str, **values) -> Task:
     return TaskFactory(status=status, **{"due_date": DAY, **extra, **values})
 
 
+#: One task of each Operations Home group on DAY, numbered ``n`` (title prefix by group).
+HOME_GROUP_TASKS = {
+    "follow_ups_due": lambda n: task_in("waiting", title=f"chase {n:02d}", follow_up_at=DAY - dt.timedelta(days=1)),
+    "overdue": lambda n: task_in("todo", title=f"late {n:02d}", due_date=DAY - dt.timedelta(days=1 + n)),
+    "missing_evidence": lambda n: task_in("todo", title=f"proofless {n:02d}", requires_proof_note=True),
+    "today": lambda n: task_in("in_progress", title=f"today {n:02d}"),
+    "waiting": lambda n: task_in("waiting", title=f"patient {n:02d}", follow_up_at=DAY + dt.timedelta(days=2)),
+    "upcoming": lambda n: task_in("todo", title=f"soon {n:02d}", due_date=DAY + dt.timedelta(days=1 + n % 7)),
+}
+
+
 def make_config(title: str | None = None, **values) -> RecurringConfig:
     return RecurringConfig.objects.create(
         title=title or f"Daily duty {next(_numbers)}", cron_expression="0 9 * * *", timezone="UTC", **values

@@ -10,8 +10,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from tests.factories import DAY, OperatorFactory, TaskFactory, task_in
-from workflows.models import Task
+from tests.factories import DAY, HOME_GROUP_TASKS, OperatorFactory, TaskFactory, task_in
 
 pytestmark = pytest.mark.django_db
 
@@ -92,11 +91,10 @@ def test_task_list_uses_a_constant_number_of_queries(signed_in, django_assert_ma
 
 
 def test_home_links_each_long_group_to_its_full_list(signed_in):
-    for index in range(25):
-        TaskFactory(title=f"late {index:02d}", due_date=DAY - dt.timedelta(days=1))
+    made = {name: {make(n).title for n in range(13)} for name, make in HOME_GROUP_TASKS.items()}
     body = signed_in.get("/", {"date": DAY.isoformat(), "scope": "all"}).content.decode()
-    section = re.search(r'<section id="group-overdue".*?</section>', body, re.S).group(0)
-    link = html.unescape(re.search(r'<a href="(/tasks/\?[^"]+)">Show all 25', section).group(1))
-    assert "group=overdue" in link and f"date={DAY.isoformat()}" in link and "scope=all" in link
-    listed = titles(signed_in.get(link).content.decode())
-    assert sorted(listed) == sorted(Task.objects.values_list("title", flat=True))
+    for name, expected in made.items():
+        section = re.search(rf'<section id="group-{name}".*?</section>', body, re.S).group(0)
+        link = html.unescape(re.search(r'<a href="(/tasks/\?[^"]+)">Show all 13', section).group(1))
+        assert f"group={name}" in link and f"date={DAY.isoformat()}" in link and "scope=all" in link
+        assert set(titles(signed_in.get(link).content.decode())) == expected, name

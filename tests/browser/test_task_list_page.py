@@ -9,7 +9,7 @@ import re
 import pytest
 
 from tests.browser.conftest import assert_accessible, assert_no_horizontal_overflow, logged_in
-from tests.factories import TaskFactory
+from tests.factories import DAY, HOME_GROUP_TASKS, TaskFactory
 from workflows.models import portal_today
 
 pytestmark = pytest.mark.browser
@@ -48,3 +48,16 @@ def test_show_all_opens_the_groups_full_list_paginated(request, device, browser_
     assert page.get_by_role("button", name=re.compile("Next page")).count() == 0
     assert_no_horizontal_overflow(page)
     page.screenshot(path=f"/tmp/task-list-{device}.png", full_page=False)
+
+
+def test_every_group_lists_all_of_its_tasks_one_click_from_home(page, browser_operator, live_server):
+    made = {name: {make(n).title for n in range(13)} for name, make in HOME_GROUP_TASKS.items()}
+    logged_in(page, browser_operator, live_server.url)
+    home = f"/?date={DAY.isoformat()}&scope=all"
+    for name, expected in made.items():
+        page.goto(home)
+        page.locator(f"#group-{name}").get_by_role("link", name=re.compile("Show all 13")).click()
+        page.wait_for_url(re.compile(rf"/tasks/\?.*group={name}"))
+        assert "13 tasks" in page.locator("#task-results").inner_text()
+        listed = {title.strip() for title in page.locator("#task-results .home-row .row-title").all_inner_texts()}
+        assert listed == expected, name
