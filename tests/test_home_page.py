@@ -225,6 +225,7 @@ def test_row_actions_of_an_unknown_task_are_a_404(signed_in):
         ({"date": "2028-02-30"}, "date: &#x27;2028-02-30&#x27; is not a date"),
         ({"date": "2101-01-01"}, "outside the portal&#x27;s calendar"),
         ({"scope": "everyone"}, "scope: &#x27;everyone&#x27; is not one of all, mine."),
+        ({"scope": ""}, "scope: &#x27;&#x27; is not one of all, mine."),
         ({"scope": "all\x00"}, "scope: Control characters are not allowed"),
     ],
 )

@@ -469,7 +469,8 @@ class HomeRowQueryForm(PlainTextFormMixin, forms.Form):
     scope = _text()
 
     def clean_scope(self) -> str:
-        scope = self.cleaned_data.get("scope") or HOME_DEFAULT_SCOPE
+        # Absent means Home's default; given (even empty), it must be a scope, as on the page.
+        scope = self.cleaned_data.get("scope", "") if "scope" in self.data else HOME_DEFAULT_SCOPE
         if scope not in TASK_SCOPES:
             raise ValidationError(f"scope: '{scope}' is not one of {', '.join(TASK_SCOPES)}.", code="invalid_choice")
         return scope
