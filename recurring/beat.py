@@ -25,6 +25,8 @@ entry (an admin may disable one; it is never silently re-enabled):
 
 * ``portal: reconcile schedules`` — ``recurring.tasks.reconcile`` every minute;
 * ``portal: scan notifications`` — ``notifications.tasks.scan_notifications`` every 15 minutes;
+* ``portal: refresh database statistics`` — ``recurring.tasks.refresh_database_statistics``
+  at 03:30 UTC (SQLite's query-planner statistics);
 * ``portal: daily notification digest`` — ``notifications.tasks.send_daily_digests`` at 07:00
   in ``PORTAL_TIME_ZONE``.
 """
@@ -76,6 +78,13 @@ def system_entries() -> list[SystemEntry]:
             {**every_minute, "minute": "*/15"},
             "UTC",
             "Raises task-due, task-overdue, follow-up-due and missing-evidence notifications.",
+        ),
+        SystemEntry(
+            "portal: refresh database statistics",
+            "recurring.tasks.refresh_database_statistics",
+            {**every_minute, "minute": "30", "hour": "3"},
+            "UTC",
+            "Refreshes SQLite's query-planner statistics (ANALYZE); nothing on PostgreSQL.",
         ),
         SystemEntry(
             "portal: daily notification digest",

@@ -222,7 +222,25 @@ def test_the_system_entries_exist_after_migrate():
         "portal: reconcile schedules": ("recurring.tasks.reconcile", "*", "*", True),
         "portal: scan notifications": ("notifications.tasks.scan_notifications", "*/15", "*", True),
         "portal: daily notification digest": ("notifications.tasks.send_daily_digests", "0", "7", True),
+        "portal: refresh database statistics": ("recurring.tasks.refresh_database_statistics", "30", "3", True),
     }
+
+
+def test_refreshing_the_statistics_gives_sqlites_planner_the_task_tables_figures():
+    from django.db import connection
+
+    from recurring.tasks import refresh_database_statistics
+    from tests.factories import TaskFactory
+
+    for _ in range(3):
+        TaskFactory()
+    if connection.vendor != "sqlite":
+        assert refresh_database_statistics() == "skipped: the database keeps its own statistics"
+        return
+    assert refresh_database_statistics() == "analyzed"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'workflows_task'")
+        assert cursor.fetchone()[0] > 0
 
 
 def test_ensuring_the_system_entries_respects_an_admin_disabling_one():

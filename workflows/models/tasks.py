@@ -314,6 +314,11 @@ class Task(models.Model):
                 condition=Q(archived_at__isnull=True),
                 name="task_run_status_due",
             ),
+            # Start today's "resolved today" reads the day's completions and skips along these.
+            models.Index(fields=["status", "completed_at"], name="task_status_completed"),
+            models.Index(fields=["status", "updated_at"], name="task_status_updated"),
+            # A person's streak reads their work by due date.
+            models.Index(fields=["assignee", "due_date"], name="task_assignee_due"),
             # Typical durations (workflows/history.py) read a duty's timed completions here.
             models.Index(
                 fields=["recurring_config", "completed_at"],
