@@ -317,8 +317,9 @@ class Task(models.Model):
             # Start today's "resolved today" reads the day's completions and skips along these.
             models.Index(fields=["status", "completed_at"], name="task_status_completed"),
             models.Index(fields=["status", "updated_at"], name="task_status_updated"),
-            # A person's streak reads their work by due date.
-            models.Index(fields=["assignee", "due_date"], name="task_assignee_due"),
+            # A person's streak reads a year of due dates, keeping their own tasks. (Led by the
+            # person, it would lure SQLite into reading someone's whole history for Home.)
+            models.Index(fields=["due_date", "assignee"], name="task_due_assignee"),
             # Typical durations (workflows/history.py) read a duty's timed completions here.
             models.Index(
                 fields=["recurring_config", "completed_at"],
