@@ -39,6 +39,7 @@ from django.db.models import (
 from django.db.models.functions import RowNumber
 
 from workflows.errors import DomainError
+from workflows.filters import TASK_SCOPES
 from workflows.inputs import LAST_DATE
 from workflows.models import (
     HOME_GROUPS,
@@ -66,7 +67,7 @@ LAST_HOME_DATE = LAST_DATE
 #: Rows per group in ``GET /api/v1/home/`` unless ``limit`` says otherwise (counts are always
 #: complete; ``GET /api/v1/tasks/?group=…`` pages through a whole group).
 DEFAULT_GROUP_LIMIT = 25
-SCOPES = ("all", "mine")
+SCOPES = TASK_SCOPES
 
 
 @dataclass

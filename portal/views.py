@@ -9,10 +9,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from workflows.filters import HOME_DEFAULT_SCOPE
+from workflows.forms import HomeQueryForm
 from workflows.history import attach_typical_minutes
 from workflows.models import portal_today
 
-from .forms import HomeQueryForm
 from .selectors import EMPTY_STATES, HOME_GROUPS, LAST_HOME_DATE, SCOPES, operations_home
 
 GROUP_TITLES = {

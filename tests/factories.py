@@ -184,6 +184,17 @@ HOME_GROUP_TASKS = {
 }
 
 
+def duty_occurrences(count: int, *, assignee, today: dt.date, spread: int) -> None:
+    """``count`` recurring duties with one occurrence each, assigned to ``assignee`` and due on
+    one of the ``spread`` days up to ``today`` (Start today and Insights at two sizes)."""
+    for i in range(count):
+        config = make_config(f"Duty {next(_numbers)}")
+        day = today - dt.timedelta(days=i % spread)
+        TaskFactory(
+            source=TaskSource.RECURRING, recurring_config=config, window_date=day, due_date=day, assignee=assignee
+        )
+
+
 def make_config(title: str | None = None, **values) -> RecurringConfig:
     return RecurringConfig.objects.create(
         title=title or f"Daily duty {next(_numbers)}", cron_expression="0 9 * * *", timezone="UTC", **values

@@ -8,7 +8,7 @@ import pytest
 import time_machine
 
 from recurring.models import RecurringConfig
-from tests.factories import TaskFactory
+from tests.factories import TaskFactory, duty_occurrences
 from workflows.models import Priority, TaskSource
 
 pytestmark = pytest.mark.django_db
@@ -107,12 +107,7 @@ def test_anonymous_and_outsiders_are_refused(anon_api, outsider, path):
 
 def test_both_endpoints_keep_a_constant_number_of_queries(api, operator, django_assert_max_num_queries):
     def build(n):
-        for i in range(n):
-            config = RecurringConfig.objects.create(title=f"Duty {i}-{n}", cron_expression="0 9 * * *")
-            day = TODAY - dt.timedelta(days=i % 5)
-            TaskFactory(
-                source=TaskSource.RECURRING, recurring_config=config, window_date=day, due_date=day, assignee=operator
-            )
+        duty_occurrences(n, assignee=operator, today=TODAY, spread=5)
 
     build(2)
     with django_assert_max_num_queries(30) as today_small:

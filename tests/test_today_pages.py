@@ -8,7 +8,7 @@ import pytest
 import time_machine
 
 from recurring.models import RecurringConfig
-from tests.factories import TaskFactory
+from tests.factories import TaskFactory, duty_occurrences
 from workflows.models import Priority, TaskSource, TaskStatus
 
 pytestmark = pytest.mark.django_db
@@ -141,12 +141,7 @@ def test_actions_refuse_outsiders_and_unknown_actions(client, outsider, operator
 
 def test_pages_keep_a_constant_number_of_queries(signed_in, operator, django_assert_max_num_queries):
     def build(n):
-        for i in range(n):
-            config = RecurringConfig.objects.create(title=f"Duty {n}-{i}", cron_expression="0 9 * * *")
-            day = TODAY - dt.timedelta(days=i % 4)
-            TaskFactory(
-                source=TaskSource.RECURRING, recurring_config=config, window_date=day, due_date=day, assignee=operator
-            )
+        duty_occurrences(n, assignee=operator, today=TODAY, spread=4)
 
     build(2)
     with django_assert_max_num_queries(40) as today_small:
