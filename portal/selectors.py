@@ -27,7 +27,6 @@ from django.db.models import (
     Case,
     Count,
     F,
-    IntegerField,
     Prefetch,
     Q,
     QuerySet,
@@ -47,7 +46,6 @@ from workflows.models import (
     Proof,
     Run,
     Task,
-    TaskStatus,
 )
 
 EMPTY_STATES = {
@@ -88,17 +86,6 @@ class HomeData:
     at_risk_count: int = 0
 
 
-def home_group_rank(today: dt.date) -> Case:
-    """Home's groups as one SQL expression: the index into ``HOME_GROUPS``, or NULL for an
-    open task that belongs to no group (due more than 7 days ahead)."""
-    conditions = Task.objects.home_group_qs(today)
-    return Case(
-        *[When(conditions[name], then=Value(rank)) for rank, name in enumerate(HOME_GROUPS)],
-        default=None,
-        output_field=IntegerField(),
-    )
-
-
 #: Groups of waiting work, ordered by their follow-up date; the others by their due date.
 FOLLOW_UP_ORDERED = ("follow_ups_due", "waiting")
 
@@ -125,19 +112,6 @@ def _in_scope(queryset: QuerySet, *, user, scope: str) -> QuerySet:
     return queryset
 
 
-def home_tasks(*, today: dt.date, user=None, scope: str = "all") -> QuerySet:
-    """Open tasks that may be on Home for ``today`` annotated with ``home_rank``: their group
-    (an index into ``HOME_GROUPS``), NULL for one in no group."""
-    horizon = today + dt.timedelta(days=UPCOMING_DAYS)
-    queryset = (
-        Task.objects.on_home()
-        # A cheap, indexable pre-filter; the CASE decides the group.
-        .filter(Q(status=TaskStatus.WAITING) | Q(due_date__lte=horizon))
-        .annotate(home_rank=home_group_rank(today))
-    )
-    return _in_scope(queryset, user=user, scope=scope)
-
-
 def home_group_tasks(name: str, *, today: dt.date, user=None, scope: str = "all") -> QuerySet:
     """One Home group's tasks, in the group's order, with the related rows a row shows. Slice
     it: ``ORDER BY … LIMIT`` reads the group's first rows through an index
@@ -152,14 +126,23 @@ def home_group_tasks(name: str, *, today: dt.date, user=None, scope: str = "all"
 
 
 def home_group_counts(*, today: dt.date, user=None, scope: str = "all") -> dict[str, int]:
-    """Every group's full total, in one grouped ``COUNT`` (the group expression is evaluated
-    once per task: the tasks in no group are counted under NULL and left out here, rather than
-    filtered out by a second evaluation)."""
-    counts = dict.fromkeys(HOME_GROUPS, 0)
-    totals = home_tasks(today=today, user=user, scope=scope).values("home_rank").annotate(n=Count("*"))
-    for row in totals.order_by():
-        if row["home_rank"] is not None:
-            counts[HOME_GROUPS[row["home_rank"]]] = row["n"]
+    """Every group's full total, in one query: a ``COUNT`` per group, joined with ``UNION ALL``,
+    each counting one range of the group's index (its home state and date), so no task outside
+    the group is looked at. Work due today is counted whole and with missing evidence; the
+    ``today`` group is the difference (the two groups split it), so the evidence rule runs
+    once per task due today."""
+    conditions = {name: Task.objects.home_group_q(name, today) for name in HOME_GROUPS if name != "today"}
+    conditions["due_today"] = Task.objects.home_due_today_q(today)
+    parts = [
+        _in_scope(Task.objects.on_home().filter(condition), user=user, scope=scope)
+        .order_by()
+        .values(part=Value(name))
+        .annotate(n=Count("*"))
+        for name, condition in conditions.items()
+    ]
+    totals = dict(parts[0].union(*parts[1:], all=True).values_list("part", "n"))
+    counts = {name: totals.get(name, 0) for name in HOME_GROUPS}
+    counts["today"] = totals.get("due_today", 0) - counts["missing_evidence"]
     return counts
 
 

@@ -14,7 +14,7 @@ from notifications.models import Notification, NotificationType
 from notifications.scanner import scan
 from portal.selectors import home_groups, risk_cards
 from tests.factories import ProofFactory, RunFactory, TaskFactory
-from workflows.models import ProofKind, Run, Task, TaskSource, TaskStatus
+from workflows.models import HomeState, ProofKind, Run, Task, TaskSource, TaskStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -175,3 +175,53 @@ def test_the_scanner_raises_missing_evidence_for_exactly_the_rule(operator):
     scan(NOON)
     raised = Notification.objects.filter(type=NotificationType.MISSING_EVIDENCE)
     assert titles(n.task for n in raised) == titles(Task.objects.missing_evidence(TODAY)) == {"due today", "waiting"}
+
+
+def test_home_state_is_the_open_unarchived_status_kept_by_the_database_through_bulk_writes():
+    tasks = grid()
+    archived = task(TaskStatus.TODO, TODAY, title="archived")
+    Task.objects.filter(pk=archived.pk).update(archived_at=NOON)
+    expected = {
+        TaskStatus.TODO: HomeState.ACTIONABLE,
+        TaskStatus.IN_PROGRESS: HomeState.ACTIONABLE,
+        TaskStatus.WAITING: HomeState.WAITING,
+        TaskStatus.DONE: None,
+        TaskStatus.SKIPPED: None,
+    }
+    states = dict(Task.objects.values_list("pk", "home_state"))
+    for t in tasks:
+        assert states[t.pk] == expected[t.status], t.title
+    assert states[archived.pk] is None
+    # Bulk updates that skip every model method still move the state (the database computes it).
+    Task.objects.filter(pk=archived.pk).update(archived_at=None)
+    assert Task.objects.get(pk=archived.pk).home_state == HomeState.ACTIONABLE
+    Task.objects.filter(status=TaskStatus.TODO).update(status=TaskStatus.SKIPPED)
+    assert not Task.objects.filter(status=TaskStatus.SKIPPED, home_state__isnull=False).exists()
+    assert Task.objects.get(pk=archived.pk).home_state is None
+
+
+def test_each_home_group_is_the_rule_it_is_named_after_among_open_unarchived_work():
+    """The groups read ``home_state``; written with the rules' own status conditions they list
+    the same tasks (and together every open task due within the week, each once)."""
+    tasks = grid() + grid(requires_proof_note=True) + [task(TaskStatus.TODO, TODAY + dt.timedelta(days=9))]
+    for t in tasks:
+        if t.status == TaskStatus.WAITING:
+            t.follow_up_at = YESTERDAY if "due 2028-02-08" in t.title else TOMORROW
+            t.save(update_fields=["follow_up_at"])
+    open_work = Task.objects.open().not_archived()
+    upcoming = dict(due_date__gt=TODAY, due_date__lte=TODAY + dt.timedelta(days=7))
+    by_rule = {
+        "follow_ups_due": open_work.follow_ups_due(TODAY),
+        "overdue": open_work.overdue(TODAY),
+        "missing_evidence": open_work.actionable().missing_evidence(TODAY).filter(due_date=TODAY),
+        "today": open_work.actionable().filter(due_date=TODAY).exclude(Task.objects.evidence_missing_q()),
+        "waiting": open_work.filter(status=TaskStatus.WAITING, follow_up_at__gt=TODAY),
+        "upcoming": open_work.actionable().filter(**upcoming),
+    }
+    seen = []
+    for name, expected in by_rule.items():
+        listed = set(Task.objects.in_home_group(name, TODAY).values_list("pk", flat=True))
+        assert listed == set(expected.values_list("pk", flat=True)), name
+        assert listed, name  # the grid puts work in every group
+        seen += listed
+    assert len(seen) == len(set(seen))

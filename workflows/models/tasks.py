@@ -50,6 +50,26 @@ HOME_GROUPS = ("follow_ups_due", "overdue", "missing_evidence", "today", "waitin
 HOME_UPCOMING_DAYS = 7
 
 
+class HomeState(models.IntegerChoices):
+    """``Task.home_state``: the part of Home's rules a task's own row decides — open and not
+    archived, split into the two kinds of open work Home's groups are made of. NULL for closed or
+    archived work. The database computes it (a stored generated column), so every write keeps
+    it true, bulk updates included."""
+
+    ACTIONABLE = 1, "To do or in progress"
+    WAITING = 2, "Waiting"
+
+
+def _home_state_expression() -> models.Case:
+    unarchived = Q(archived_at__isnull=True)
+    return models.Case(
+        models.When(unarchived & Q(status__in=ACTIONABLE_STATUSES), then=models.Value(HomeState.ACTIONABLE.value)),
+        models.When(unarchived & Q(status=TaskStatus.WAITING), then=models.Value(HomeState.WAITING.value)),
+        default=None,
+        output_field=models.PositiveSmallIntegerField(null=True),
+    )
+
+
 class TaskQuerySet(models.QuerySet):
     """Questions about many tasks. Each attention rule ("overdue", "follow-up due", "missing
     evidence") is defined once, as a ``Q`` (``*_q``) that the filters here, the run risk counts,
@@ -115,26 +135,35 @@ class TaskQuerySet(models.QuerySet):
 
     @staticmethod
     def home_group_q(name: str, today: dt.date) -> Q:
-        """One of Operations Home's groups (``docs/home.md``) as a condition built from the rules
-        above. The groups exclude each other — precedence is written into them — so each can be
-        read on its own along an index (its status and date)."""
-        cls = TaskQuerySet
-        actionable = Q(status__in=ACTIONABLE_STATUSES)
-        due_today = actionable & Q(due_date=today)
-        if name == "follow_ups_due":
-            return cls.follow_ups_due_q(today)
-        if name == "overdue":
-            return cls.overdue_q(today)
+        """One of Operations Home's groups (``docs/home.md``) as a condition: the rules above,
+        with their status part read from ``home_state`` (open, unarchived work is all Home
+        lists), so that each group is one range of the index on ``home_state`` and its date
+        (``task_home_due``, ``task_home_follow_up``), counted and read in order without sorting
+        the group. The groups exclude each other — precedence is written into them."""
+        actionable = Q(home_state=HomeState.ACTIONABLE)
+        waiting = Q(home_state=HomeState.WAITING)
+        due_today = TaskQuerySet.home_due_today_q(today)
+        if name == "follow_ups_due":  # follow_ups_due_q
+            return waiting & Q(follow_up_at__lte=today)
+        if name == "overdue":  # overdue_q
+            return actionable & Q(due_date__lt=today)
         if name == "missing_evidence":
-            # Overdue work is in the group above, so what is left of the rule is work due today.
-            return due_today & cls.missing_evidence_q(today)
+            # missing_evidence_q; overdue work is in the group above, so what is left of the rule
+            # is work due today.
+            return due_today & TaskQuerySet.evidence_missing_q()
         if name == "today":
-            return due_today & ~cls.evidence_missing_q()
+            return due_today & ~TaskQuerySet.evidence_missing_q()
         if name == "waiting":
-            return Q(status=TaskStatus.WAITING, follow_up_at__gt=today)
+            return waiting & Q(follow_up_at__gt=today)
         if name == "upcoming":
             return actionable & Q(due_date__gt=today, due_date__lte=today + dt.timedelta(days=HOME_UPCOMING_DAYS))
         raise ValueError(f"group must be one of {', '.join(HOME_GROUPS)}")
+
+    @staticmethod
+    def home_due_today_q(today: dt.date) -> Q:
+        """Work due ``today`` on Home, with or without missing evidence: Home's
+        ``missing_evidence`` and ``today`` groups together (they split it)."""
+        return Q(home_state=HomeState.ACTIONABLE, due_date=today)
 
     @staticmethod
     def home_group_qs(today: dt.date) -> dict[str, Q]:
@@ -175,8 +204,9 @@ class TaskQuerySet(models.QuerySet):
 
     def on_home(self):
         """Open, unarchived work that belongs on Operations Home: tasks of paused or cancelled
-        runs leave it; tasks of paused or archived recurring configs stay (they are real work)."""
-        return self.open().not_archived().filter(Q(run__isnull=True) | Q(run__status=RunStatus.ACTIVE))
+        runs leave it; tasks of paused or archived recurring configs stay (they are real work).
+        Open and unarchived is ``home_state`` set."""
+        return self.filter(home_state__isnull=False).filter(Q(run__isnull=True) | Q(run__status=RunStatus.ACTIVE))
 
     def with_flags(self):
         """Annotate ``is_blocked`` (an open prerequisite) and ``evidence_missing`` (a proof or
@@ -254,6 +284,11 @@ class Task(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
     archived_at = models.DateTimeField(null=True, blank=True)
+    home_state = models.GeneratedField(
+        expression=_home_state_expression(),
+        output_field=models.PositiveSmallIntegerField(null=True, choices=HomeState.choices),
+        db_persist=True,
+    )
 
     objects = TaskQuerySet.as_manager()
 
@@ -295,17 +330,18 @@ class Task(models.Model):
             models.Index(fields=["status", "due_date"], name="task_status_due"),
             models.Index(fields=["assignee", "status"], name="task_assignee_status"),
             models.Index(fields=["follow_up_at"], name="task_follow_up"),
-            # Operations Home and the task list read a group's first rows along these (its
-            # condition and its leading order), instead of sorting every candidate.
+            # Operations Home and the task list read a group's first rows along these (its home
+            # state, then its leading order) instead of sorting the group, and count a group
+            # from the index alone (it holds the person and the run the scope and Home test).
             models.Index(
-                fields=["due_date", "due_time"],
-                condition=Q(status__in=ACTIONABLE_STATUSES, archived_at__isnull=True),
-                name="task_home_actionable_due",
+                fields=["home_state", "due_date", "assignee", "run"],
+                condition=Q(home_state__isnull=False),
+                name="task_home_due",
             ),
             models.Index(
-                fields=["follow_up_at"],
-                condition=Q(status=TaskStatus.WAITING, archived_at__isnull=True),
-                name="task_home_waiting_follow_up",
+                fields=["home_state", "follow_up_at", "assignee", "run"],
+                condition=Q(home_state__isnull=False),
+                name="task_home_follow_up",
             ),
             models.Index(fields=["due_date", "id"], name="task_list_due_id"),
             # A run's risk counts (RunQuerySet.with_risk) read its tasks' status and dates here.
