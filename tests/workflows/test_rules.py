@@ -209,7 +209,7 @@ def test_each_home_group_is_the_rule_it_is_named_after_among_open_unarchived_wor
             t.follow_up_at = YESTERDAY if "due 2028-02-08" in t.title else TOMORROW
             t.save(update_fields=["follow_up_at"])
     open_work = Task.objects.open().not_archived()
-    upcoming = dict(due_date__gt=TODAY, due_date__lte=TODAY + dt.timedelta(days=7))
+    upcoming = {"due_date__gt": TODAY, "due_date__lte": TODAY + dt.timedelta(days=7)}
     by_rule = {
         "follow_ups_due": open_work.follow_ups_due(TODAY),
         "overdue": open_work.overdue(TODAY),

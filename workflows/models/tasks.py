@@ -226,13 +226,10 @@ class TaskQuerySet(models.QuerySet):
         return self.annotate(is_blocked=models.ExpressionWrapper(self.blocked_q(), output_field=models.BooleanField()))
 
     def next_due(self):
-        """Candidates for a run's next due task, first one first: open, unarchived, unblocked, by
-        due date, due time and title."""
-        return (
-            self.filter(status__in=OPEN_STATUSES, archived_at__isnull=True)
-            .exclude(self.blocked_q())
-            .order_by("due_date", "due_time", "title")
-        )
+        """Candidates for a run's next due task, first one first: open, unarchived (``home_state``
+        set), unblocked, by due date, due time and title — the order of ``task_run_next_due``,
+        so a run's first candidates are read in order, not sorted."""
+        return self.filter(home_state__isnull=False).exclude(self.blocked_q()).order_by("due_date", "due_time", "title")
 
     def with_evidence_missing(self):
         """Annotate ``evidence_missing`` (:meth:`evidence_missing_q`)."""
@@ -349,6 +346,12 @@ class Task(models.Model):
                 fields=["run", "status", "due_date", "follow_up_at"],
                 condition=Q(archived_at__isnull=True),
                 name="task_run_status_due",
+            ),
+            # A run's next due task (TaskQuerySet.next_due) is the first unblocked one along this.
+            models.Index(
+                fields=["run", "due_date", "due_time", "title"],
+                condition=Q(home_state__isnull=False),
+                name="task_run_next_due",
             ),
             # Start today's "resolved today" reads the day's completions and skips along these.
             models.Index(fields=["status", "completed_at"], name="task_status_completed"),
