@@ -26,6 +26,8 @@ CORE_MODULES = [
     "tests/workflows/test_tasks.py",
     "tests/workflows/test_runs.py",
     "tests/workflows/test_risk.py",
+    # The attention rules and Home's groups, read from a column the database computes.
+    "tests/workflows/test_rules.py",
     # Calendar arithmetic is written per database: Start today, Insights and their SQL.
     "tests/test_calendar_sql.py",
     "tests/test_start_today.py",
@@ -109,3 +111,17 @@ def test_concurrent_top_ups_restore_each_missing_task_once():
         )
     )
     assert edges == {("write", "collect"), ("review", "write")}
+
+
+@pytest.mark.django_db
+def test_the_planner_knows_that_follow_up_dates_go_with_the_waiting_home_state():
+    """Migration workflows/0011: without these statistics PostgreSQL expects almost no task in
+    the follow-ups-due group and sorts the whole group instead of reading it in order."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT stxkind FROM pg_statistic_ext WHERE stxname = %s AND stxrelid = 'workflows_task'::regclass",
+            ["task_home_follow_up_stats"],
+        )
+        row = cursor.fetchone()
+    assert row is not None
+    assert set(row[0]) == {"f", "m"}  # functional dependencies and most-common values
