@@ -246,7 +246,8 @@ class HomeBench:
                 client.get(pages[label])
             for number, query in enumerate(captured.captured_queries, 1):
                 sql = query["sql"]
-                if not sql.startswith("SELECT") or "workflows_task" not in sql.split(" WHERE ")[0]:
+                # (PostgreSQL gets a UNION ALL with each part in brackets.)
+                if not sql.lstrip("(").startswith("SELECT") or "workflows_task" not in sql.split(" WHERE ")[0]:
                     continue
                 prefix = "EXPLAIN ANALYZE " if connection.vendor == "postgresql" else "EXPLAIN QUERY PLAN "
                 with connection.cursor() as cursor:

@@ -281,6 +281,8 @@ class Task(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
     archived_at = models.DateTimeField(null=True, blank=True)
+    # For queries (HomeState): an instance keeps the value it was loaded with, as Django reads
+    # generated fields back after an insert but not after an update.
     home_state = models.GeneratedField(
         expression=_home_state_expression(),
         output_field=models.PositiveSmallIntegerField(null=True, choices=HomeState.choices),
