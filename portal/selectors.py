@@ -196,8 +196,12 @@ def risk_cards(*, today: dt.date, limit: int | None = None) -> tuple[list[Run], 
         order = list(ranked.values_list("pk", "at_risk"))
         total, at_risk = len(order), sum(1 for _, risky in order if risky)
         position = {pk: index for index, (pk, _) in enumerate(order[:limit])}
-        shown = Run.objects.filter(pk__in=list(position)).with_risk(today).select_related("template")
+        at_risk_of = dict(order[:limit])
+        # The ranking has just decided which of them are at risk: only their work is counted.
+        shown = Run.objects.filter(pk__in=list(position)).with_risk_counts(today).select_related("template")
         runs = sorted(shown, key=lambda run: position[run.pk])
+        for run in runs:
+            run.at_risk = at_risk_of[run.pk]
     next_ids = {run.risk_next_due_task_id for run in runs if run.risk_next_due_task_id}
     next_tasks = Task.objects.select_related("assignee").in_bulk(next_ids)
     for run in runs:

@@ -112,6 +112,7 @@ def test_risk_cards_show_progress_stage_counts_next_task_at_risk_first(signed_in
     assert body.index(f"/runs/{risky.pk}/") < body.index(f"/runs/{calm.pk}/")
     card = re.search(r'<article class="risk-card at-risk".*?</article>', body, re.S).group(0)
     assert risky.title in card and "at risk" in card
+    assert body.count('<article class="risk-card at-risk"') == 1  # the calm run's card is not
     assert "0 of 2 tasks resolved" in card and "stage: draft" in card and "Overdue: 1" in card
     assert f"/tasks/{task_of(risky, 'a').pk}/" in card
 

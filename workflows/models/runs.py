@@ -91,8 +91,13 @@ class RunQuerySet(models.QuerySet):
     def with_risk(self, today: dt.date):
         """Annotate each run with its risk counts (:meth:`risk_conditions`), ``at_risk`` and
         next due task, as subqueries: for filtering and ordering by risk (Workflows page,
-        admin) and for a page of runs. Each count reads the index on a run's tasks' status and
-        dates (``task_run_status_due``)."""
+        admin) and for a page of runs."""
+        return self.with_risk_counts(today)._with_at_risk(today)
+
+    def with_risk_counts(self, today: dt.date):
+        """:meth:`with_risk` without ``at_risk``, for runs whose ``at_risk`` is already known
+        (the ranking of :meth:`risk_ordered` computed it). Each count reads the index on a run's
+        tasks' status and dates (``task_run_status_due``)."""
         from .tasks import Task  # tasks belong to runs: imported when first needed
 
         tasks = Task.objects.filter(run=OuterRef("pk"), archived_at__isnull=True)
@@ -102,9 +107,7 @@ class RunQuerySet(models.QuerySet):
             return Coalesce(Subquery(counted), Value(0))
 
         counts = {name: count(condition) for name, condition in self.risk_conditions(today).items()}
-        return self.annotate(
-            **counts, risk_next_due_task_id=Subquery(self._next_due_tasks().values("pk")[:1])
-        )._with_at_risk(today)
+        return self.annotate(**counts, risk_next_due_task_id=Subquery(self._next_due_tasks().values("pk")[:1]))
 
     def _with_at_risk(self, today: dt.date):
         if "at_risk" in self.query.annotations:  # already there (risk_ordered)
