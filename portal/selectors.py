@@ -86,6 +86,15 @@ class HomeData:
     at_risk_count: int = 0
 
 
+#: What a Home row (page and API) reads of a task and its related rows: only these are loaded.
+HOME_ROW_FIELDS = (
+    *("title", "status", "priority", "due_date", "due_time", "area", "source", "stage", "waiting_for"),
+    *("follow_up_at", "requires_link", "requires_file", "requires_proof_note", "estimate_minutes"),
+    *("template_task_ref", "assignee", "recurring_config", "run"),
+    *("assignee__username", "recurring_config__title", "run__title", "run__status", "run__template"),
+)
+
+
 #: Groups of waiting work, ordered by their follow-up date; the others by their due date.
 FOLLOW_UP_ORDERED = ("follow_ups_due", "waiting")
 
@@ -121,6 +130,7 @@ def home_group_tasks(name: str, *, today: dt.date, user=None, scope: str = "all"
     return (
         _in_scope(queryset, user=user, scope=scope)
         .select_related("assignee", "recurring_config", "run")
+        .only(*HOME_ROW_FIELDS)
         .order_by(*within_group_order(name))
     )
 

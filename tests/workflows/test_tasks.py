@@ -536,3 +536,19 @@ def test_edit_refuses_an_assignee_outside_the_portal(outsider):
     task = TaskFactory()
     refused(lambda: task.edit({"assignee": outsider}), "validation_error")
     assert Task.objects.get(pk=task.pk).assignee is None
+
+
+def test_a_task_url_is_remembered_per_script_prefix():
+    """Task URLs are reversed once and remembered (Home lists the same rows on every visit),
+    but an application mounted under a path still gets URLs under that path."""
+    from django.urls import reverse, set_script_prefix
+
+    task = TaskFactory()
+    assert task.get_absolute_url() == reverse("task-detail", args=[task.pk]) == f"/tasks/{task.pk}/"
+    assert task.home_actions_url() == reverse("task-home-actions", args=[task.pk])
+    try:
+        set_script_prefix("/ops/")
+        assert task.get_absolute_url() == f"/ops/tasks/{task.pk}/"
+    finally:
+        set_script_prefix("/")
+    assert task.get_absolute_url() == f"/tasks/{task.pk}/"

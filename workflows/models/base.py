@@ -4,11 +4,13 @@ calendar and the schedule bookkeeping of automatic templates and recurring confi
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 
 from ..errors import DomainError
@@ -177,3 +179,15 @@ class ScheduleState(models.Model):
         if self.resumed_at and self.resumed_at > self.created_at:
             return self.resumed_at
         return self.created_at
+
+
+def object_path(name: str, pk: Any) -> str:
+    """``reverse(name, args=[pk])``, remembered: a page that lists many tasks asks for the same
+    few URLs again and again (Home's rows, 110 µs a row when reversed each time). Keyed by the
+    script prefix too, so an application mounted under a path still gets its own URLs."""
+    return _object_path(get_script_prefix(), name, pk)
+
+
+@functools.lru_cache(maxsize=8192)
+def _object_path(prefix: str, name: str, pk: Any) -> str:
+    return reverse(name, args=[pk])

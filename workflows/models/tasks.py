@@ -11,7 +11,6 @@ from django.core.validators import MaxLengthValidator, MaxValueValidator
 from django.db import models, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Lower, Trim
-from django.urls import reverse
 from django.utils import timezone
 
 from ..errors import DomainError
@@ -37,6 +36,7 @@ from .base import (
     _person,
     check_estimate_minutes,
     check_text_length,
+    object_path,
 )
 from .runs import Run, RunLink
 
@@ -382,7 +382,11 @@ class Task(models.Model):
         super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
-        return reverse("task-detail", args=[self.pk])
+        return object_path("task-detail", self.pk)
+
+    def home_actions_url(self) -> str:
+        """Where a Home row loads its actions from (``docs/home.md``)."""
+        return object_path("task-home-actions", self.pk)
 
     # ---- derived -------------------------------------------------------------------------
     @property
