@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django.urls import get_script_prefix, reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
 
 from ..errors import DomainError
@@ -184,10 +184,11 @@ class ScheduleState(models.Model):
 def object_path(name: str, pk: Any) -> str:
     """``reverse(name, args=[pk])``, remembered: a page that lists many tasks asks for the same
     few URLs again and again (Home's rows, 110 µs a row when reversed each time). Keyed by the
-    script prefix too, so an application mounted under a path still gets its own URLs."""
-    return _object_path(get_script_prefix(), name, pk)
+    script prefix and the URL configuration too, so an application mounted under a path (or a
+    request with URLs of its own) still gets its own URLs."""
+    return _object_path(get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF, name, pk)
 
 
 @functools.lru_cache(maxsize=8192)
-def _object_path(prefix: str, name: str, pk: Any) -> str:
-    return reverse(name, args=[pk])
+def _object_path(prefix: str, urlconf: str, name: str, pk: Any) -> str:
+    return reverse(name, urlconf=urlconf, args=[pk])
