@@ -12,10 +12,10 @@ For a date and a scope, each open task on Home lands in exactly one group, by pr
 Tasks of paused or cancelled runs are not on Home (``Task.objects.on_home()``). Every number
 here is computed in SQL, so the query count never depends on the amount of data: every group is
 one range of an index led by ``Task.home_state``; one query counts every group's range
-(``UNION ALL``), then each group's first ``limit`` rows come from a query of their own (``ORDER
-BY … LIMIT`` along the group's range, never a ranking of every open task), then three prefetches (proofs, run links,
-prerequisites: the rows' flags and missing-requirement names), the risk cards (see
-:func:`risk_cards`) and one query for automation failures.
+(``UNION ALL``), then each group's first ``limit`` rows come from a query of their own
+(``ORDER BY … LIMIT`` along the group's range, never a ranking of every open task), then three
+prefetches (proofs, run links, prerequisites: the rows' flags and missing-requirement names),
+the risk cards (see :func:`risk_cards`) and one query for automation failures.
 """
 
 from __future__ import annotations
@@ -159,8 +159,8 @@ def home_group_counts(*, today: dt.date, user=None, scope: str = "all") -> dict[
 def home_groups(
     *, today: dt.date, user=None, scope: str = "all", limit: int = DEFAULT_GROUP_LIMIT
 ) -> tuple[dict[str, list[Task]], dict[str, int]]:
-    """The six groups (each cut at ``limit`` tasks) and their full counts: one query for the counts,
-    then one ``ORDER BY … LIMIT`` query per group (empty or not), then the proofs, run links and
+    """The six groups (each cut at ``limit`` tasks) and their full counts: one query for the
+    counts, then one ``ORDER BY … LIMIT`` query per group (empty or not), then the proofs, run links and
     prerequisites of all rows at once (three prefetches, from which ``is_blocked`` and
     ``evidence_missing`` are read by the rules of ``Task``; none when no group lists a row) —
     ten queries whatever the amount of data."""

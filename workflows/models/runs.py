@@ -75,7 +75,7 @@ class RunQuerySet(models.QuerySet):
         """Annotate ``at_risk`` and ``risk_next_due_date`` (the next due task's date) and order
         the runs as risk cards are listed: at-risk first, then by the next due task's date,
         anchor date and title. No counts: pick the runs to show with this, then count their
-        work with :meth:`with_risk`."""
+        work with :meth:`with_risk_counts`."""
         return (
             self._with_at_risk(today)
             .annotate(risk_next_due_date=Subquery(self._next_due_tasks().values("due_date")[:1]))
