@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django.urls import path
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
@@ -23,7 +21,7 @@ from workflows.api import (
 from workflows.inputs import StrictDateField
 from workflows.models import Run, Task, portal_today
 
-from .selectors import DEFAULT_GROUP_LIMIT, HOME_GROUPS, LAST_HOME_DATE, SCOPES, HomeData, operations_home
+from .selectors import DEFAULT_GROUP_LIMIT, HOME_GROUPS, SCOPES, HomeData, operations_home
 
 MAX_GROUP_LIMIT = 500
 
@@ -43,13 +41,6 @@ class HomeQuerySerializer(QueryFilterSerializer):
         max_value=MAX_GROUP_LIMIT,
         help_text="At most this many tasks per group (counts are always complete).",
     )
-
-    def validate_date(self, value: dt.date) -> dt.date:
-        if value > LAST_HOME_DATE:
-            raise serializers.ValidationError(
-                f"The last date Home can show is the end of the portal's calendar, {LAST_HOME_DATE.isoformat()}."
-            )
-        return value
 
 
 class HomeTaskSerializer(serializers.Serializer):

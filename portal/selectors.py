@@ -37,12 +37,10 @@ from django.db.models import (
 )
 from django.db.models.functions import RowNumber
 
-from workflows.errors import DomainError
 from workflows.filters import TASK_SCOPES
-from workflows.inputs import LAST_DATE
+from workflows.inputs import check_date
 from workflows.models import (
     HOME_GROUPS,
-    HOME_UPCOMING_DAYS,
     Proof,
     Run,
     Task,
@@ -58,10 +56,6 @@ EMPTY_STATES = {
     "automation_failures": "No automation failures",
     "runs": "No active workflow runs",
 }
-UPCOMING_DAYS = HOME_UPCOMING_DAYS
-#: The last day Home shows: the end of the portal's calendar (its week ahead is plain date
-#: arithmetic, far from ``date.max``), so the page's "Next day" stops where every door stops.
-LAST_HOME_DATE = LAST_DATE
 #: Rows per group in ``GET /api/v1/home/`` unless ``limit`` says otherwise (counts are always
 #: complete; ``GET /api/v1/tasks/?group=…`` pages through a whole group).
 DEFAULT_GROUP_LIMIT = 25
@@ -262,12 +256,9 @@ def operations_home(
     Risk cards and automation failures are the team's, whatever the scope."""
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {', '.join(SCOPES)}")
-    if today > LAST_HOME_DATE:
-        raise DomainError(
-            "validation_error",
-            f"The last date Home can show is the end of the portal's calendar, {LAST_HOME_DATE.isoformat()}.",
-            field="date",
-        )
+    # Home's days are the portal's calendar (its week ahead is plain date arithmetic, far from
+    # date.max); the page and the API refuse other days before they get here.
+    check_date(today, "date")
     groups, counts = home_groups(today=today, user=user, scope=scope, limit=limit)
     runs, run_count, at_risk_count = risk_cards(today=today, limit=cards)
     return HomeData(

@@ -11,9 +11,10 @@ from django.views.decorators.http import require_GET
 from workflows.filters import HOME_DEFAULT_SCOPE
 from workflows.forms import HomeQueryForm
 from workflows.history import attach_typical_minutes
+from workflows.inputs import LAST_DATE
 from workflows.models import portal_today
 
-from .selectors import EMPTY_STATES, HOME_GROUPS, LAST_HOME_DATE, SCOPES, operations_home
+from .selectors import EMPTY_STATES, HOME_GROUPS, SCOPES, operations_home
 
 GROUP_TITLES = {
     "follow_ups_due": "Follow-ups due",
@@ -67,9 +68,6 @@ def _home_query(request: HttpRequest) -> tuple[dt.date, str, list[str]]:
     day = form.cleaned_data.get("date") or today
     if "date" in form.errors:
         errors.append(form.errors["date"][0].rstrip(".") + "; showing today.")
-    elif day > LAST_HOME_DATE:
-        errors.append(f"date: the last date Home can show is {LAST_HOME_DATE.isoformat()}; showing today.")
-        day = today
     scope = form.cleaned_data["scope"] if "scope" in form.data else DEFAULT_SCOPE
     if scope not in SCOPES:
         errors.append(f"scope: '{scope}' is not one of {', '.join(SCOPES)}; showing {DEFAULT_SCOPE}.")
@@ -125,7 +123,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "home_scope": scope,
         "is_today": day == portal_today(),
         "previous_day": day - dt.timedelta(days=1),
-        "next_day": day + dt.timedelta(days=1) if day < LAST_HOME_DATE else None,
+        "next_day": day + dt.timedelta(days=1) if day < LAST_DATE else None,
         "default_follow_up": day + dt.timedelta(days=3),
         "empty_states": EMPTY_STATES,
         "scopes": SCOPES,
