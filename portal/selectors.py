@@ -27,7 +27,6 @@ from django.db.models import (
     Case,
     Count,
     F,
-    Prefetch,
     Q,
     QuerySet,
     Value,
@@ -41,7 +40,6 @@ from workflows.filters import TASK_SCOPES
 from workflows.inputs import check_date
 from workflows.models import (
     HOME_GROUPS,
-    Proof,
     Run,
     Task,
 )
@@ -88,6 +86,9 @@ HOME_ROW_FIELDS = (
     *("assignee__username", "recurring_config__title", "run__title", "run__status", "run__template"),
 )
 
+
+#: What a risk card shows of its run's next due task.
+NEXT_DUE_FIELDS = ("title", "due_date", "status", "assignee")
 
 #: Groups of waiting work, ordered by their follow-up date; the others by their due date.
 FOLLOW_UP_ORDERED = ("follow_ups_due", "waiting")
@@ -172,12 +173,7 @@ def home_groups(
             task.days_overdue = task.overdue_days(today)
             groups[name].append(task)
             rows.append(task)
-    prefetch_related_objects(
-        rows,
-        Prefetch("proofs", queryset=Proof.objects.only("id", "task_id", "kind", "label")),
-        "required_run_links",
-        Prefetch("dependencies", queryset=Task.objects.only("id", "status", "title")),
-    )
+    prefetch_related_objects(rows, *Task.objects.listing_prefetches())
     for task in rows:
         # The same rules as with_flags(), read from the prefetched rows.
         task.is_blocked = bool(task.open_prerequisites())
@@ -207,7 +203,10 @@ def risk_cards(*, today: dt.date, limit: int | None = None) -> tuple[list[Run], 
         for run in runs:
             run.at_risk = at_risk_of[run.pk]
     next_ids = {run.risk_next_due_task_id for run in runs if run.risk_next_due_task_id}
-    next_tasks = Task.objects.select_related("assignee").in_bulk(next_ids)
+    # What a card says of its next task (Home's card, the API's ``next_due_task``): only that.
+    next_tasks = (
+        Task.objects.select_related("assignee").only(*NEXT_DUE_FIELDS, "assignee__username").in_bulk(next_ids)
+    )
     for run in runs:
         run.next_due_task = next_tasks.get(run.risk_next_due_task_id)
     return runs, total, at_risk

@@ -132,17 +132,27 @@ def test_a_link_proof_without_label_takes_the_required_label():
     assert proof.label == "Newsletter link"
 
 
-def test_a_proof_added_through_another_copy_is_seen_by_a_prefetched_task():
+#: A task with its proofs loaded as a prefetched relation, or as the plain lists of a listing
+#: (Home's rows).
+LOADINGS = {
+    "prefetched": lambda: ["proofs"],
+    "listed": lambda: Task.objects.listing_prefetches(),
+}
+
+
+@pytest.mark.parametrize("loading", LOADINGS)
+def test_a_proof_added_through_another_copy_is_seen_by_a_task_with_loaded_proofs(loading):
     task = TaskFactory(requires_proof_note=True)
-    prefetched = Task.objects.prefetch_related("proofs").get(pk=task.pk)
-    assert prefetched.missing_requirements() == ["proof note"]
+    loaded = Task.objects.prefetch_related(*LOADINGS[loading]()).get(pk=task.pk)
+    assert loaded.missing_requirements() == ["proof note"]
     add_proof(Task.objects.get(pk=task.pk), kind="note", note="Done")
-    prefetched.complete()
+    loaded.complete()
     assert Task.objects.get(pk=task.pk).status == TaskStatus.DONE
 
 
-def test_adding_proof_to_the_same_instance_refreshes_its_prefetched_proofs():
-    task = Task.objects.prefetch_related("proofs").get(pk=TaskFactory(requires_proof_note=True).pk)
+@pytest.mark.parametrize("loading", LOADINGS)
+def test_adding_proof_to_the_same_instance_refreshes_its_loaded_proofs(loading):
+    task = Task.objects.prefetch_related(*LOADINGS[loading]()).get(pk=TaskFactory(requires_proof_note=True).pk)
     assert task.missing_requirements() == ["proof note"]
     add_proof(task, kind="note", note="Done")
     assert task.missing_requirements() == []

@@ -470,16 +470,21 @@ def test_with_flags_matches_the_python_rules():
     assert Task.objects.with_flags().get(template_task_ref="b").evidence_missing is False
 
 
-def test_requirement_checks_cost_no_query_when_prefetched(django_assert_num_queries):
+@pytest.mark.parametrize("listed", [False, True], ids=["prefetched", "listed"])
+def test_requirement_checks_cost_no_query_when_loaded(django_assert_num_queries, listed):
     template = make_template(spec("a"), spec("b", depends_on=["a"], requires_link="URL", requires_proof_note=True))
     launch_result(template)
-    tasks = list(Task.objects.prefetch_related("proofs", "required_run_links", "dependencies"))
+    loading = Task.objects.listing_prefetches() if listed else ["proofs", "required_run_links", "dependencies"]
+    tasks = {task.template_task_ref: task for task in Task.objects.prefetch_related(*loading)}
     with django_assert_num_queries(0):
-        for task in tasks:
-            task.missing_requirements()
+        checks = {
+            ref: (task.missing_requirements(), [t.pk for t in task.open_prerequisites()])
+            for ref, task in tasks.items()
+        }
+        for task in tasks.values():
             task.requirements()
-            task.open_prerequisites()
             task.skipped_prerequisites  # noqa: B018
+    assert checks == {"a": ([], []), "b": (["URL", "proof note"], [tasks["a"].pk])}
 
 
 def test_requirement_checks_of_a_task_without_requirements_cost_no_query(django_assert_num_queries):

@@ -305,5 +305,5 @@ def add_proof(
             proof.file.storage.delete(proof.file.name)
         raise
     # A caller holding this task with prefetched proofs must see the new one (e.g. complete()).
-    getattr(task, "_prefetched_objects_cache", {}).pop("proofs", None)
+    task.forget_loaded_related("proofs")
     return proof

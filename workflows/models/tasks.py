@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.validators import MaxLengthValidator, MaxValueValidator
 from django.db import models, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Prefetch, Q
 from django.db.models.functions import Lower, Trim
 from django.utils import timezone
 
@@ -231,6 +231,28 @@ class TaskQuerySet(models.QuerySet):
         so a run's first candidates are read in order, not sorted."""
         return self.filter(home_state__isnull=False).exclude(self.blocked_q()).order_by("due_date", "due_time", "title")
 
+    @staticmethod
+    def listing_prefetches() -> list[Prefetch]:
+        """Load what a list of tasks shows of its rows' proofs, required run links and
+        prerequisites (``is_blocked``, ``evidence_missing``, the missing requirements' names) as
+        plain lists (:attr:`Task.LISTED`): three queries for any number of tasks."""
+        from .proofs import Proof  # proofs belong to tasks: imported when first needed
+
+        listed = Task.LISTED
+        return [
+            Prefetch(
+                "proofs",
+                queryset=Proof.objects.only("id", "task_id", "kind", "label"),
+                to_attr=listed["proofs"],
+            ),
+            Prefetch("required_run_links", queryset=RunLink.objects.all(), to_attr=listed["required_run_links"]),
+            Prefetch(
+                "dependencies",
+                queryset=Task.objects.only("id", "status", "title"),
+                to_attr=listed["dependencies"],
+            ),
+        ]
+
     def with_evidence_missing(self):
         """Annotate ``evidence_missing`` (:meth:`evidence_missing_q`)."""
         if "evidence_missing" in self.query.annotations:
@@ -437,14 +459,36 @@ class Task(models.Model):
             item["met"] = item["name"] not in missing
         return items
 
+    #: Related rows a selector can load onto many tasks at once as plain lists
+    #: (:meth:`TaskQuerySet.listing_prefetches`): relation → attribute. A list costs nothing per
+    #: task, where a prefetched relation builds a related manager and a queryset for each.
+    LISTED = {
+        "proofs": "listed_proofs",
+        "required_run_links": "listed_run_links",
+        "dependencies": "listed_dependencies",
+    }
+
+    def _related(self, relation: str) -> list:
+        """The rows of ``relation``: the list a selector loaded, else the (prefetched) relation."""
+        listed = self.__dict__.get(self.LISTED[relation])
+        return listed if listed is not None else list(getattr(self, relation).all())
+
+    def forget_loaded_related(self, *relations: str) -> None:
+        """Drop loaded rows of ``relations`` (all when none are named), prefetched or listed, so
+        the next read sees the database."""
+        cache = self.__dict__.get("_prefetched_objects_cache", {})
+        for relation in relations or self.LISTED:
+            cache.pop(relation, None)
+            self.__dict__.pop(self.LISTED[relation], None)
+
     def _proofs(self) -> list[Proof]:
-        return list(self.proofs.all())
+        return self._related("proofs")
 
     def _run_links_required(self) -> list[RunLink]:
         # Only run tasks can require run links: spare the query for every other task.
         if not self.run_id:
             return []
-        return sorted(self.required_run_links.all(), key=lambda link: link.name)
+        return sorted(self._related("required_run_links"), key=lambda link: link.name)
 
     def missing_requirements(self) -> list[str]:
         """Names of unmet proof and run-link requirements, e.g. "LinkedIn post URL", "file",
@@ -468,11 +512,11 @@ class Task(models.Model):
         return missing
 
     def open_prerequisites(self) -> list[Task]:
-        return [dep for dep in self.dependencies.all() if dep.status in OPEN_STATUSES]
+        return [dep for dep in self._related("dependencies") if dep.status in OPEN_STATUSES]
 
     @property
     def skipped_prerequisites(self) -> list[Task]:
-        return [dep for dep in self.dependencies.all() if dep.status == TaskStatus.SKIPPED]
+        return [dep for dep in self._related("dependencies") if dep.status == TaskStatus.SKIPPED]
 
     # ---- transitions ---------------------------------------------------------------------
     #
@@ -503,6 +547,7 @@ class Task(models.Model):
         for field in fresh._meta.concrete_fields:
             setattr(self, field.attname, getattr(fresh, field.attname))
         self.__dict__.pop("_prefetched_objects_cache", None)
+        self.forget_loaded_related()
 
     def _refuse(self, action: str, allowed: Iterable[str]) -> None:
         allowed_text = " or ".join(TaskStatus(s).label.lower() for s in allowed)
