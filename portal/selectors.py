@@ -204,9 +204,7 @@ def risk_cards(*, today: dt.date, limit: int | None = None) -> tuple[list[Run], 
             run.at_risk = at_risk_of[run.pk]
     next_ids = {run.risk_next_due_task_id for run in runs if run.risk_next_due_task_id}
     # What a card says of its next task (Home's card, the API's ``next_due_task``): only that.
-    next_tasks = (
-        Task.objects.select_related("assignee").only(*NEXT_DUE_FIELDS, "assignee__username").in_bulk(next_ids)
-    )
+    next_tasks = Task.objects.select_related("assignee").only(*NEXT_DUE_FIELDS, "assignee__username").in_bulk(next_ids)
     for run in runs:
         run.next_due_task = next_tasks.get(run.risk_next_due_task_id)
     return runs, total, at_risk

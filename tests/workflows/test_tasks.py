@@ -478,8 +478,7 @@ def test_requirement_checks_cost_no_query_when_loaded(django_assert_num_queries,
     tasks = {task.template_task_ref: task for task in Task.objects.prefetch_related(*loading)}
     with django_assert_num_queries(0):
         checks = {
-            ref: (task.missing_requirements(), [t.pk for t in task.open_prerequisites()])
-            for ref, task in tasks.items()
+            ref: (task.missing_requirements(), [t.pk for t in task.open_prerequisites()]) for ref, task in tasks.items()
         }
         for task in tasks.values():
             task.requirements()
