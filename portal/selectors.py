@@ -40,6 +40,7 @@ from workflows.filters import TASK_SCOPES
 from workflows.inputs import check_date
 from workflows.models import (
     HOME_GROUPS,
+    HOME_ORDER_WITHIN_DATE,
     Run,
     Task,
 )
@@ -94,18 +95,13 @@ NEXT_DUE_FIELDS = ("title", "due_date", "status", "assignee")
 FOLLOW_UP_ORDERED = ("follow_ups_due", "waiting")
 
 
-def within_group_order(name: str) -> list:
-    """Waiting work by its follow-up date, everything else by due date; then priority and time.
-    The leading date is what the group's index is ordered by, so a group's first rows are read
-    from the index instead of sorting the whole group."""
+def within_group_order(name: str) -> list[str]:
+    """Waiting work by its follow-up date, everything else by due date; then priority, timed
+    work first by its time, title (``HOME_ORDER_WITHIN_DATE``). That is the order of the
+    group's index (``task_home_due``, ``task_home_follow_up``), so a group's first rows are read
+    from the index, never sorted."""
     sort_date = "follow_up_at" if name in FOLLOW_UP_ORDERED else "due_date"
-    return [
-        F(sort_date).asc(),
-        Task.objects.priority_rank().asc(),
-        F("due_time").asc(nulls_last=True),
-        F("title").asc(),
-        F("id").asc(),
-    ]
+    return [sort_date, *HOME_ORDER_WITHIN_DATE]
 
 
 def _in_scope(queryset: QuerySet, *, user, scope: str) -> QuerySet:

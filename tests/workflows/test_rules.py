@@ -8,13 +8,14 @@ import itertools
 
 import pytest
 import time_machine
+from django.db import connection
 from django.urls import reverse
 
 from notifications.models import Notification, NotificationType
 from notifications.scanner import scan
-from portal.selectors import home_groups, risk_cards
+from portal.selectors import home_group_tasks, home_groups, risk_cards
 from tests.factories import ProofFactory, RunFactory, TaskFactory
-from workflows.models import HomeState, ProofKind, Run, Task, TaskSource, TaskStatus
+from workflows.models import HOME_GROUPS, HomeState, Priority, ProofKind, Run, Task, TaskSource, TaskStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -198,6 +199,49 @@ def test_home_state_is_the_open_unarchived_status_kept_by_the_database_through_b
     Task.objects.filter(status=TaskStatus.TODO).update(status=TaskStatus.SKIPPED)
     assert not Task.objects.filter(status=TaskStatus.SKIPPED, home_state__isnull=False).exists()
     assert Task.objects.get(pk=archived.pk).home_state is None
+
+
+def test_home_rank_is_priority_then_timed_work_first_kept_by_the_database_through_bulk_writes():
+    ranks = {
+        (Priority.URGENT, dt.time(9)): 0,
+        (Priority.URGENT, None): 1,
+        (Priority.HIGH, dt.time(9)): 2,
+        (Priority.NORMAL, None): 5,
+        (Priority.LOW, dt.time(18)): 6,
+        (Priority.LOW, None): 7,
+    }
+    made = {key: task(TaskStatus.TODO, TODAY, priority=key[0], due_time=key[1]).pk for key in ranks}
+    stored = dict(Task.objects.values_list("pk", "home_rank"))
+    assert {key: stored[pk] for key, pk in made.items()} == ranks
+    # Bulk updates that skip every model method still move the rank (the database computes it).
+    urgent_timed = made[(Priority.URGENT, dt.time(9))]
+    Task.objects.filter(pk=urgent_timed).update(due_time=None)
+    assert Task.objects.get(pk=urgent_timed).home_rank == 1
+    Task.objects.filter(pk=urgent_timed).update(priority=Priority.LOW, due_time=dt.time(7))
+    assert Task.objects.get(pk=urgent_timed).home_rank == 6
+
+
+@pytest.mark.parametrize("scope", ["all", "mine"])
+def test_each_home_group_is_read_in_the_order_of_its_index_never_sorted(scope, operator):
+    """Home's order within a group (date, then ``HOME_ORDER_WITHIN_DATE``) is the order of the
+    group's index, so its first rows are read along the index however large the group is. Sorting
+    is made prohibitively expensive on PostgreSQL, so a plan without a sort proves the index
+    gives the order (with a handful of rows the planner would rather sort)."""
+    grid()
+    for name in HOME_GROUPS:
+        sql, params = home_group_tasks(name, today=TODAY, user=operator, scope=scope)[:25].query.sql_with_params()
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute("SET LOCAL enable_sort = off")
+                cursor.execute("SET LOCAL enable_seqscan = off")
+                cursor.execute("EXPLAIN " + sql, params)
+                plan = [row[0] for row in cursor.fetchall()]
+                assert not [line for line in plan if "Sort" in line], (name, plan)
+            else:
+                cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
+                plan = [row[-1] for row in cursor.fetchall()]
+                assert not [line for line in plan if "TEMP B-TREE" in line], (name, plan)
+            assert [line for line in plan if "task_home_" in line], (name, plan)
 
 
 def test_each_home_group_is_the_rule_it_is_named_after_among_open_unarchived_work():

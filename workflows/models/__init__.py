@@ -46,11 +46,21 @@ from .proofs import (
     sniff_content_type,
 )
 from .runs import Run, RunLink, RunQuerySet
-from .tasks import HOME_GROUPS, HOME_UPCOMING_DAYS, HomeState, Task, TaskComment, TaskDependency, TaskQuerySet
+from .tasks import (
+    HOME_GROUPS,
+    HOME_ORDER_WITHIN_DATE,
+    HOME_UPCOMING_DAYS,
+    HomeState,
+    Task,
+    TaskComment,
+    TaskDependency,
+    TaskQuerySet,
+)
 from .templates import TemplateTask, WorkflowTemplate, WorkflowTemplateQuerySet, find_dependency_cycle
 
 __all__ = [
     "HOME_GROUPS",
+    "HOME_ORDER_WITHIN_DATE",
     "HOME_UPCOMING_DAYS",
     "HomeState",
     "ACTIONABLE_STATUSES",

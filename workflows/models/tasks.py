@@ -48,6 +48,9 @@ if TYPE_CHECKING:
 HOME_GROUPS = ("follow_ups_due", "overdue", "missing_evidence", "today", "waiting", "upcoming")
 #: How many days ahead Home's "upcoming" group looks.
 HOME_UPCOMING_DAYS = 7
+#: Home's order among tasks of one date (a group's date is the due date, or the follow-up date
+#: for waiting work): ``Task.home_rank`` (priority, timed work first), then these.
+HOME_ORDER_WITHIN_DATE = ("home_rank", "due_time", "title", "id")
 
 
 class HomeState(models.IntegerChoices):
@@ -132,6 +135,20 @@ class TaskQuerySet(models.QuerySet):
             default=models.Value(len(PRIORITY_RANK)),
             output_field=models.IntegerField(),
         )
+
+    @staticmethod
+    def home_rank_expression() -> models.Expression:
+        """Home's order among work of one date (``Task.home_rank``): by priority (:meth:`priority_rank`),
+        work with a due time before work without (0 urgent with a time, 1 urgent without, 2 high
+        with a time, …). Followed by the due time, title and id, it is Home's order within a
+        date, and an index can hold it all (``task_home_due``): a time-less row's place no
+        longer needs ``NULLS LAST``."""
+        timeless = models.Case(
+            models.When(due_time__isnull=True, then=models.Value(1)),
+            default=models.Value(0),
+            output_field=models.IntegerField(),
+        )
+        return TaskQuerySet.priority_rank() * models.Value(2) + timeless
 
     @staticmethod
     def home_group_q(name: str, today: dt.date) -> Q:
@@ -310,6 +327,13 @@ class Task(models.Model):
         output_field=models.PositiveSmallIntegerField(null=True, choices=HomeState.choices),
         db_persist=True,
     )
+    # A task's place among work of the same date on Home (TaskQuerySet.home_rank_expression),
+    # stored so that Home's indexes hold its whole order.
+    home_rank = models.GeneratedField(
+        expression=TaskQuerySet.home_rank_expression(),
+        output_field=models.PositiveSmallIntegerField(),
+        db_persist=True,
+    )
 
     objects = TaskQuerySet.as_manager()
 
@@ -352,15 +376,16 @@ class Task(models.Model):
             models.Index(fields=["assignee", "status"], name="task_assignee_status"),
             models.Index(fields=["follow_up_at"], name="task_follow_up"),
             # Operations Home and the task list read a group's first rows along these (its home
-            # state, then its leading order) instead of sorting the group, and count a group
-            # from the index alone (it holds the person and the run the scope and Home test).
+            # state, then its whole order: date, HOME_ORDER_WITHIN_DATE) instead of sorting the
+            # group, and count a group from the index alone (it holds the person and the run the
+            # scope and Home test).
             models.Index(
-                fields=["home_state", "due_date", "assignee", "run"],
+                fields=["home_state", "due_date", *HOME_ORDER_WITHIN_DATE, "assignee", "run"],
                 condition=Q(home_state__isnull=False),
                 name="task_home_due",
             ),
             models.Index(
-                fields=["home_state", "follow_up_at", "assignee", "run"],
+                fields=["home_state", "follow_up_at", *HOME_ORDER_WITHIN_DATE, "assignee", "run"],
                 condition=Q(home_state__isnull=False),
                 name="task_home_follow_up",
             ),
