@@ -182,14 +182,20 @@ def risk_cards(*, today: dt.date, limit: int | None = None) -> tuple[list[Run], 
     date and title (``Run.objects.risk_ordered``): the first ``limit`` of them (every one when
     ``limit`` is None) with their full risk (``Run.objects.with_risk``) and ``next_due_task``
     loaded, plus the number of active runs and of at-risk ones. With a limit, the runs are
-    ranked first and only the shown ones have their work counted (three queries); without, the
-    runs are ranked and counted in one query, then their next due tasks loaded (two)."""
-    ranked = Run.objects.active().risk_ordered(today)
+    ranked first and only the shown ones have their work counted (three queries); without, every
+    run is counted and ordered in one query (at risk read from the counts), then their next due
+    tasks loaded (two)."""
     if limit is None:
-        runs = list(ranked.with_risk(today).select_related("template"))
+        # Every run's work is counted, so whether a run is at risk is read from its counts
+        # instead of being tested again in SQL; at-risk runs then go first (a stable sort keeps
+        # the rest of the order).
+        runs = list(Run.objects.active().with_risk_counts(today).by_next_due_date().select_related("template"))
+        for run in runs:
+            run.at_risk = run.at_risk_by_counts()
+        runs.sort(key=lambda run: not run.at_risk)
         total, at_risk = len(runs), sum(1 for run in runs if run.at_risk)
     else:
-        order = list(ranked.values_list("pk", "at_risk"))
+        order = list(Run.objects.active().risk_ordered(today).values_list("pk", "at_risk"))
         total, at_risk = len(order), sum(1 for _, risky in order if risky)
         position = {pk: index for index, (pk, _) in enumerate(order[:limit])}
         at_risk_of = dict(order[:limit])

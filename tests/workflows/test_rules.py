@@ -122,6 +122,20 @@ def test_a_run_is_at_risk_with_overdue_work_a_follow_up_due_or_missing_evidence(
     assert {names[r.pk] for r in annotated.on_track()} == set(runs) - AT_RISK
     assert {names[r.pk] for r in annotated if r.risk()["at_risk"]} == AT_RISK
     assert {names[r.pk] for r in risk_cards(today=TODAY)[0] if r.at_risk} == AT_RISK
+    assert {names[r.pk] for r in Run.objects.with_risk_counts(TODAY) if r.at_risk_by_counts()} == AT_RISK
+
+
+def test_every_risk_card_and_the_first_few_come_in_the_same_order_with_the_same_risk(runs):
+    """All cards (at risk read from the counts) and the first few (ranked in SQL) agree."""
+    every, total, at_risk = risk_cards(today=TODAY)
+    assert (total, at_risk) == (len(runs), len(AT_RISK))
+    assert [r.at_risk for r in every] == sorted((r.at_risk for r in every), reverse=True)
+    ranked = list(Run.objects.active().risk_ordered(TODAY).values_list("pk", "at_risk"))
+    assert [(r.pk, r.at_risk) for r in every] == ranked
+    for limit in (1, 3, len(runs)):
+        first, *counts = risk_cards(today=TODAY, limit=limit)
+        assert [(r.pk, r.at_risk, r.risk()) for r in first] == [(r.pk, r.at_risk, r.risk()) for r in every[:limit]]
+        assert counts == [total, at_risk]
 
 
 def test_the_admin_risk_filter_lists_the_runs_at_risk(client, admin_user, runs):

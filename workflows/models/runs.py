@@ -71,21 +71,25 @@ class RunQuerySet(models.QuerySet):
 
         return Task.objects.filter(run=OuterRef("pk")).next_due()
 
+    #: How risk cards are listed after at-risk runs first: by the next due task's date, anchor
+    #: date and title (``risk_next_due_date``, see :meth:`by_next_due_date`).
+    ORDER_AFTER_AT_RISK = (models.F("risk_next_due_date").asc(nulls_last=True), "anchor_date", "title", "id")
+
     def risk_ordered(self, today: dt.date):
         """Annotate ``at_risk`` and ``risk_next_due_date`` (the next due task's date) and order
-        the runs as risk cards are listed: at-risk first, then by the next due task's date,
-        anchor date and title. No counts: pick the runs to show with this, then count their
-        work with :meth:`with_risk_counts`."""
+        the runs as risk cards are listed: at-risk first, then :attr:`ORDER_AFTER_AT_RISK`. No
+        counts: pick the runs to show with this, then count their work with
+        :meth:`with_risk_counts`."""
         return (
-            self._with_at_risk(today)
-            .annotate(risk_next_due_date=Subquery(self._next_due_tasks().values("due_date")[:1]))
-            .order_by(
-                models.F("at_risk").desc(),
-                models.F("risk_next_due_date").asc(nulls_last=True),
-                "anchor_date",
-                "title",
-                "id",
-            )
+            self._with_at_risk(today).by_next_due_date().order_by(models.F("at_risk").desc(), *self.ORDER_AFTER_AT_RISK)
+        )
+
+    def by_next_due_date(self):
+        """Annotate ``risk_next_due_date`` and order by :attr:`ORDER_AFTER_AT_RISK`: the risk
+        cards' order for runs whose ``at_risk`` is read from their counts
+        (:meth:`Run.at_risk_by_counts`), which then go first."""
+        return self.annotate(risk_next_due_date=Subquery(self._next_due_tasks().values("due_date")[:1])).order_by(
+            *self.ORDER_AFTER_AT_RISK
         )
 
     def with_risk(self, today: dt.date):
@@ -165,6 +169,11 @@ class Run(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("run-detail", args=[self.pk])
+
+    def at_risk_by_counts(self) -> bool:
+        """``at_risk`` read from the counts of ``Run.objects.with_risk_counts(today)``: any of
+        :attr:`RunQuerySet.AT_RISK_COUNTS` above zero, as :meth:`RunQuerySet.at_risk_q` tests in SQL."""
+        return any(getattr(self, name) for name in RunQuerySet.AT_RISK_COUNTS)
 
     @property
     def risk_total(self) -> int:
