@@ -44,6 +44,18 @@ def test_local_defaults_start(tmp_path):
     assert started.stdout.strip() == "started"
 
 
+def test_the_embedded_database_is_opened_for_concurrent_work_and_mapped_reads(tmp_path):
+    code = (
+        "import django; django.setup(); from django.db import connection; cursor = connection.cursor(); "
+        "print([cursor.execute(f'PRAGMA {name}').fetchone()[0] for name in "
+        "('journal_mode', 'synchronous', 'foreign_keys', 'mmap_size')])"
+    )
+    started = _start(tmp_path, code)
+
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.strip() == str(["wal", 1, 1, 256 * 1024 * 1024])
+
+
 def test_production_refuses_debug(tmp_path):
     started = _start(tmp_path, **_production(DEBUG="1"))
 
