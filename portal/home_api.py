@@ -69,6 +69,36 @@ class HomeTaskSerializer(serializers.Serializer):
     def get_missing_requirements(self, task: Task) -> list[str]:
         return task.missing_requirements()
 
+    def to_representation(self, task: Task) -> dict:
+        """The fields above, written out: going field by field through the generic path cost
+        several times more per row (a test holds both to the same output)."""
+        config, run = task.recurring_config, task.run
+        return {
+            "id": str(task.pk),
+            "title": task.title,
+            "status": task.status,
+            "priority": task.priority,
+            "due_date": task.due_date.isoformat(),
+            "due_time": _iso(task.due_time),
+            "assignee": task.assignee.username if task.assignee_id else None,
+            "area": task.area,
+            "source": task.source,
+            "source_label": task.source_label,
+            "recurring_config": {"id": str(config.pk), "title": config.title} if config else None,
+            "run": {"id": str(run.pk), "title": run.title, "status": run.status} if run else None,
+            "stage": task.stage,
+            "waiting_for": task.waiting_for,
+            "follow_up_at": _iso(task.follow_up_at),
+            "days_overdue": task.days_overdue,
+            "is_blocked": bool(task.is_blocked),
+            "evidence_missing": bool(task.evidence_missing),
+            "missing_requirements": self.get_missing_requirements(task),
+        }
+
+
+def _iso(value) -> str | None:
+    return None if value is None else value.isoformat()
+
 
 class HomeGroupsSerializer(serializers.Serializer):
     follow_ups_due = HomeTaskSerializer(many=True)

@@ -83,6 +83,31 @@ def test_each_open_task_lands_in_exactly_one_group_by_precedence(api):
     assert body["date"] == DAY.isoformat()
 
 
+def test_a_row_is_written_as_its_declared_fields_would_write_it(operator):
+    """The rows' written-out serializer gives what its declared fields give, for every kind of
+    row: each group, each source, with and without a person, a time or a follow-up date."""
+    from rest_framework import serializers
+
+    from portal.home_api import HomeTaskSerializer
+
+    run = launch(make_template(spec("send", requires_run_links=["Mailchimp"]), run_links=["Mailchimp"]))
+    recurring_task(make_config(title="Weekly report"), DAY)
+    task_in("waiting", "follow-up due", follow_up_at=days(-1), due_date=days(3), assignee=operator, area="Ops")
+    task_in("todo", "overdue, timed", due_date=days(-2), due_time=dt.time(9, 30), priority="urgent")
+    task_in("in_progress", "missing proof", due_date=DAY, requires_proof_note=True, requires_link="Post URL")
+    task_in("waiting", "waiting", follow_up_at=days(2), due_date=days(1), waiting_for="Printer")
+    task_in("todo", "upcoming", due_date=days(3))
+    home = operations_home(today=DAY, user=operator, scope="all")
+    rows = [task for name in HOME_GROUPS for task in home.groups[name]]
+    assert {task.home_group for task in rows} == set(HOME_GROUPS)
+    assert any(task.run_id == run.pk for task in rows)
+    serializer = HomeTaskSerializer()
+    for task in rows:
+        written = serializer.to_representation(task)
+        assert written == serializers.Serializer.to_representation(serializer, task), task.title
+        assert list(written) == list(serializer.fields), task.title
+
+
 def test_unfilled_required_run_link_counts_as_missing_evidence(api):
     run = launch(make_template(spec("send", requires_run_links=["Mailchimp"]), run_links=["Mailchimp"]))
     body = home(api)
