@@ -19,7 +19,7 @@ import random
 import time
 from collections.abc import Callable
 
-REPEATS = 9
+REPEATS = 21
 CONFIGS = 1000
 ACTIVE_RUNS = 300
 PAUSED_RUNS = 30

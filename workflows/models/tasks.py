@@ -390,9 +390,11 @@ class Task(models.Model):
                 name="task_home_follow_up",
             ),
             models.Index(fields=["due_date", "id"], name="task_list_due_id"),
-            # A run's risk counts (RunQuerySet.with_risk) read its tasks' status and dates here.
+            # A run's risk counts (RunQuerySet.with_risk) read its tasks' status and dates here,
+            # and what the blocked and missing-evidence rules test of the task itself (its id
+            # for the prerequisites and proofs, its requirements), so no count reads a table row.
             models.Index(
-                fields=["run", "status", "due_date", "follow_up_at"],
+                fields=["run", "status", "due_date", "follow_up_at", "id", *REQUIREMENT_FIELDS],
                 condition=Q(archived_at__isnull=True),
                 name="task_run_status_due",
             ),
