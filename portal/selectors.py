@@ -114,8 +114,8 @@ def _in_scope(queryset: QuerySet, *, user, scope: str) -> QuerySet:
 
 def home_group_tasks(name: str, *, today: dt.date, user=None, scope: str = "all") -> QuerySet:
     """One Home group's tasks, in the group's order, with the related rows a row shows. Slice
-    it: ``ORDER BY … LIMIT`` reads the group's first rows through an index
-    (``task_home_actionable_due``, ``task_home_waiting_follow_up``). The task list page and
+    it: ``ORDER BY … LIMIT`` reads the group's first rows along its index (``task_home_due``,
+    ``task_home_follow_up``), which holds the whole order. The task list page and
     ``/api/v1/tasks/?group=`` filter with the same rule (``Task.objects.in_home_group``)."""
     queryset = Task.objects.in_home_group(name, today)
     return (
@@ -180,7 +180,7 @@ def home_groups(
 def risk_cards(*, today: dt.date, limit: int | None = None) -> tuple[list[Run], int, int]:
     """The risk cards of active runs, at-risk first, then by their next due task's date, anchor
     date and title (``Run.objects.risk_ordered``): the first ``limit`` of them (every one when
-    ``limit`` is None) with their full risk (``Run.objects.with_risk``) and ``next_due_task``
+    ``limit`` is None) with their risk counts (``Run.objects.with_risk_counts``), ``at_risk`` and ``next_due_task``
     loaded, plus the number of active runs and of at-risk ones. With a limit, the runs are
     ranked first and only the shown ones have their work counted (three queries); without, every
     run is counted and ordered in one query (at risk read from the counts), then their next due

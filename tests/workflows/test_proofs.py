@@ -151,6 +151,16 @@ def test_a_proof_added_through_another_copy_is_seen_by_a_task_with_loaded_proofs
 
 
 @pytest.mark.parametrize("loading", LOADINGS)
+def test_refreshing_a_task_drops_its_loaded_proofs(loading):
+    task = TaskFactory(requires_proof_note=True)
+    loaded = Task.objects.prefetch_related(*LOADINGS[loading]()).get(pk=task.pk)
+    assert loaded.missing_requirements() == ["proof note"]
+    add_proof(Task.objects.get(pk=task.pk), kind="note", note="Done")
+    loaded.refresh_from_db()
+    assert loaded.missing_requirements() == []
+
+
+@pytest.mark.parametrize("loading", LOADINGS)
 def test_adding_proof_to_the_same_instance_refreshes_its_loaded_proofs(loading):
     task = Task.objects.prefetch_related(*LOADINGS[loading]()).get(pk=TaskFactory(requires_proof_note=True).pk)
     assert task.missing_requirements() == ["proof note"]

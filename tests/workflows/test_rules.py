@@ -216,14 +216,13 @@ def test_home_state_is_the_open_unarchived_status_kept_by_the_database_through_b
 
 
 def test_home_rank_is_priority_then_timed_work_first_kept_by_the_database_through_bulk_writes():
+    priorities = [Priority.URGENT, Priority.HIGH, Priority.NORMAL, Priority.LOW]
     ranks = {
-        (Priority.URGENT, dt.time(9)): 0,
-        (Priority.URGENT, None): 1,
-        (Priority.HIGH, dt.time(9)): 2,
-        (Priority.NORMAL, None): 5,
-        (Priority.LOW, dt.time(18)): 6,
-        (Priority.LOW, None): 7,
+        (priority, time): 2 * place + (time is None)
+        for place, priority in enumerate(priorities)
+        for time in (dt.time(9), None)
     }
+    assert sorted(ranks.values()) == list(range(8))
     made = {key: task(TaskStatus.TODO, TODAY, priority=key[0], due_time=key[1]).pk for key in ranks}
     stored = dict(Task.objects.values_list("pk", "home_rank"))
     assert {key: stored[pk] for key, pk in made.items()} == ranks

@@ -99,9 +99,10 @@ class RunQuerySet(models.QuerySet):
         return self.with_risk_counts(today)._with_at_risk(today)
 
     def with_risk_counts(self, today: dt.date):
-        """:meth:`with_risk` without ``at_risk``, for runs whose ``at_risk`` is already known
-        (the ranking of :meth:`risk_ordered` computed it). Each count reads the index on a run's
-        tasks' status and dates (``task_run_status_due``)."""
+        """:meth:`with_risk` without ``at_risk``: for runs whose ``at_risk`` is already known (the
+        ranking of :meth:`risk_ordered` computed it) or is read from these counts
+        (:meth:`Run.at_risk_by_counts`). Each count reads a run's tasks from one index
+        (``task_run_status_due``: status, dates, id and requirements), never a table row."""
         from .tasks import Task  # tasks belong to runs: imported when first needed
 
         tasks = Task.objects.filter(run=OuterRef("pk"), archived_at__isnull=True)

@@ -500,6 +500,11 @@ class Task(models.Model):
         listed = self.__dict__.get(self.LISTED[relation])
         return listed if listed is not None else list(getattr(self, relation).all())
 
+    def refresh_from_db(self, *args, **kwargs) -> None:
+        """Also drops the lists a selector loaded (:attr:`LISTED`), as Django drops prefetches."""
+        super().refresh_from_db(*args, **kwargs)
+        self.forget_loaded_related()
+
     def forget_loaded_related(self, *relations: str) -> None:
         """Drop loaded rows of ``relations`` (all when none are named), prefetched or listed, so
         the next read sees the database."""
