@@ -104,22 +104,14 @@ def within_group_order(name: str) -> list[str]:
     return [sort_date, *HOME_ORDER_WITHIN_DATE]
 
 
-def _in_scope(queryset: QuerySet, *, user, scope: str) -> QuerySet:
-    """Scope ``mine`` = assigned to ``user`` or to nobody (unassigned work is everyone's, as its
-    notifications go to everyone)."""
-    if scope == "mine":
-        return queryset.filter(Task.objects.mine_q(user))
-    return queryset
-
-
 def home_group_tasks(name: str, *, today: dt.date, user=None, scope: str = "all") -> QuerySet:
     """One Home group's tasks, in the group's order, with the related rows a row shows. Slice
     it: ``ORDER BY … LIMIT`` reads the group's first rows along its index (``task_home_due``,
     ``task_home_follow_up``), which holds the whole order. The task list page and
     ``/api/v1/tasks/?group=`` filter with the same rule (``Task.objects.in_home_group``)."""
-    queryset = Task.objects.in_home_group(name, today)
     return (
-        _in_scope(queryset, user=user, scope=scope)
+        Task.objects.in_home_group(name, today)
+        .in_scope(scope, user)
         .select_related("assignee", "recurring_config", "run")
         .only(*HOME_ROW_FIELDS)
         .order_by(*within_group_order(name))
@@ -135,7 +127,9 @@ def home_group_counts(*, today: dt.date, user=None, scope: str = "all") -> dict[
     conditions = {name: Task.objects.home_group_q(name, today) for name in HOME_GROUPS if name != "today"}
     conditions["due_today"] = Task.objects.home_due_today_q(today)
     parts = [
-        _in_scope(Task.objects.on_home().filter(condition), user=user, scope=scope)
+        Task.objects.on_home()
+        .filter(condition)
+        .in_scope(scope, user)
         .order_by()
         .values(part=Value(name))
         .annotate(n=Count("*"))

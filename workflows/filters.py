@@ -255,10 +255,7 @@ class TaskFilterSet(StrictFilterSet):
         return queryset.filter(assignee__isnull=value)
 
     def filter_scope(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        if value == "mine":
-            user = getattr(self.request, "user", None)
-            return queryset.filter(Task.objects.mine_q(user))
-        return queryset
+        return queryset.in_scope(value, getattr(self.request, "user", None))
 
     def filter_follow_up_due(self, queryset: QuerySet, name: str, value: bool) -> QuerySet:
         rule = Task.objects.follow_ups_due_q(self._day())

@@ -174,10 +174,7 @@ def task_home_actions(request: HttpRequest, pk) -> HttpResponse:
         day, scope = HomeRowQueryForm(request.GET).values(today=portal_today())
     except DomainError as exc:
         return _home_actions_note(pk, exc.detail, status=400, alert=True)
-    rows = _home_rows().in_any_home_group(day)
-    if scope == "mine":
-        rows = rows.filter(Task.objects.mine_q(request.user))
-    task = rows.filter(pk=pk).first()
+    task = _home_rows().in_any_home_group(day).in_scope(scope, request.user).filter(pk=pk).first()
     if task is None:
         if not Task.objects.filter(pk=pk).exists():
             return _home_actions_note(pk, "This task does not exist any more.", status=404, alert=True, link=False)

@@ -201,6 +201,11 @@ class TaskQuerySet(models.QuerySet):
             listed |= condition
         return queryset.filter(listed)
 
+    def in_scope(self, scope: str, user):
+        """Home's and the task list's scope: ``mine`` is :meth:`mine_q` of ``user``, ``all`` is
+        everyone's work."""
+        return self.filter(self.mine_q(user)) if scope == "mine" else self
+
     def open(self):
         return self.filter(status__in=OPEN_STATUSES)
 
