@@ -47,22 +47,6 @@ class PortalMemberField(serializers.SlugRelatedField):
         return super().to_internal_value(data)
 
 
-class UsernameFilterField(serializers.SlugRelatedField):
-    """A username in a query filter: any existing account (former operators still own tasks)."""
-
-    default_error_messages = {
-        "does_not_exist": "No user with username '{value}'.",
-        "invalid": "Give a username as a string.",
-    }
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(slug_field="username", queryset=User.objects.all(), **kwargs)
-
-    def to_internal_value(self, data: Any) -> Any:
-        validate_plain_text(data)  # before the lookup: the database can not even compare NUL
-        return super().to_internal_value(data)
-
-
 @extend_schema_field(OpenApiTypes.STR)
 class CommaSeparatedChoiceField(serializers.Field):
     """``?status=todo,waiting``: one or several choices; each one is checked."""
