@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -22,8 +21,6 @@ from ..members import members
 from ..models import (
     portal_today,
 )
-
-User = get_user_model()
 
 TASK_ACTIONS = ("start", "complete", "wait", "follow-up-sent", "response-received", "skip", "reopen")
 
