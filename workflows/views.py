@@ -25,7 +25,6 @@ from .errors import DomainError
 from .forms import TASK_PAGE_FORMS, HomeOriginForm, HomeRowQueryForm, RunPageForm
 from .history import attach_typical_minutes, typical_minutes_of
 from .models import (
-    Proof,
     Run,
     RunStatus,
     Task,
@@ -129,8 +128,7 @@ def _home_rows():
         Task.objects.on_home()
         .with_flags()
         .select_related("assignee", "recurring_config", "run")
-        .prefetch_related(Prefetch("proofs", queryset=Proof.objects.only("id", "task_id", "kind", "label")))
-        .prefetch_related("required_run_links")
+        .prefetch_related(*Task.objects.listing_prefetches("proofs", "required_run_links"))
     )
 
 

@@ -254,25 +254,21 @@ class TaskQuerySet(models.QuerySet):
         return self.filter(home_state__isnull=False).exclude(self.blocked_q()).order_by("due_date", "due_time", "title")
 
     @staticmethod
-    def listing_prefetches() -> list[Prefetch]:
+    def listing_prefetches(*relations: str) -> list[Prefetch]:
         """Load what a list of tasks shows of its rows' proofs, required run links and
         prerequisites (``is_blocked``, ``evidence_missing``, the missing requirements' names) as
-        plain lists (:attr:`Task.LISTED`): three queries for any number of tasks."""
+        plain lists (:attr:`Task.LISTED`), all three unless ``relations`` names some: a query
+        each for any number of tasks."""
         from .proofs import Proof  # proofs belong to tasks: imported when first needed
 
-        listed = Task.LISTED
+        rows = {
+            "proofs": Proof.objects.only("id", "task_id", "kind", "label"),
+            "required_run_links": RunLink.objects.all(),
+            "dependencies": Task.objects.only("id", "status", "title"),
+        }
         return [
-            Prefetch(
-                "proofs",
-                queryset=Proof.objects.only("id", "task_id", "kind", "label"),
-                to_attr=listed["proofs"],
-            ),
-            Prefetch("required_run_links", queryset=RunLink.objects.all(), to_attr=listed["required_run_links"]),
-            Prefetch(
-                "dependencies",
-                queryset=Task.objects.only("id", "status", "title"),
-                to_attr=listed["dependencies"],
-            ),
+            Prefetch(relation, queryset=rows[relation], to_attr=Task.LISTED[relation])
+            for relation in relations or Task.LISTED
         ]
 
     def with_evidence_missing(self):
@@ -511,8 +507,10 @@ class Task(models.Model):
         self.forget_loaded_related()
 
     def forget_loaded_related(self, *relations: str) -> None:
-        """Drop loaded rows of ``relations`` (all when none are named), prefetched or listed, so
-        the next read sees the database."""
+        """Drop loaded rows of ``relations``, prefetched or listed, so the next read sees the
+        database; with none named, every prefetch and every list."""
+        if not relations:
+            self.__dict__.pop("_prefetched_objects_cache", None)
         cache = self.__dict__.get("_prefetched_objects_cache", {})
         for relation in relations or self.LISTED:
             cache.pop(relation, None)
@@ -583,7 +581,6 @@ class Task(models.Model):
     def _sync_from(self, fresh: Task) -> None:
         for field in fresh._meta.concrete_fields:
             setattr(self, field.attname, getattr(fresh, field.attname))
-        self.__dict__.pop("_prefetched_objects_cache", None)
         self.forget_loaded_related()
 
     def _refuse(self, action: str, allowed: Iterable[str]) -> None:
