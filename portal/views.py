@@ -63,15 +63,16 @@ def _home_query(request: HttpRequest) -> tuple[dt.date, str, list[str]]:
     default, so the operator still gets a usable page."""
     errors: list[str] = []
     today = portal_today()
+    # The same reading as a row's actions (absent: today and mine), but a refused value is named
+    # and replaced by its default instead of refusing the page.
     form = HomeQueryForm(request.GET)
     form.is_valid()
     day = form.cleaned_data.get("date") or today
     if "date" in form.errors:
         errors.append(form.errors["date"][0].rstrip(".") + "; showing today.")
-    scope = form.cleaned_data["scope"] if "scope" in form.data else DEFAULT_SCOPE
-    if scope not in SCOPES:
-        errors.append(f"scope: '{scope}' is not one of {', '.join(SCOPES)}; showing {DEFAULT_SCOPE}.")
-        scope = DEFAULT_SCOPE
+    scope = form.cleaned_data.get("scope", DEFAULT_SCOPE)
+    if "scope" in form.errors:
+        errors.append(form.errors["scope"][0].rstrip(".") + f"; showing {DEFAULT_SCOPE}.")
     return day, scope, errors
 
 

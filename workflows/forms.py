@@ -461,18 +461,14 @@ class HomeOriginForm(PlainTextFormMixin, forms.Form):
 
 
 class HomeQueryForm(PlainTextFormMixin, forms.Form):
-    """``?date=`` and ``?scope=`` of Operations Home; the date in the portal's calendar
-    (``docs/api.md``), like every date the portal reads. The page reads the scope itself (a bad
-    one is named and replaced by the default there)."""
+    """``?date=`` and ``?scope=`` of Operations Home, for the page and for a row's actions (the
+    row's badges and the "mine" rule are relative to them). The date is in the portal's calendar
+    (``docs/api.md``), like every date the portal reads. Absent, the values are Home's defaults:
+    today and ``mine``; malformed, they are refused with a message naming the value (the page
+    names it and shows the default instead)."""
 
     date = StrictDateFormField(required=False, label="date")
     scope = _text()
-
-
-class HomeRowQueryForm(HomeQueryForm):
-    """The Home page's query a row's actions are asked for (the row's badges and the "mine" rule
-    are relative to it). Absent, the values are Home's defaults: today and ``mine``; malformed,
-    they are refused with a message naming the value."""
 
     def clean_scope(self) -> str:
         # Absent means Home's default; given (even empty), it must be a scope, as on the page.

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from .errors import DomainError
-from .forms import TASK_PAGE_FORMS, HomeOriginForm, HomeRowQueryForm, RunPageForm
+from .forms import TASK_PAGE_FORMS, HomeOriginForm, HomeQueryForm, RunPageForm
 from .history import attach_typical_minutes, typical_minutes_of
 from .models import (
     Run,
@@ -169,7 +169,7 @@ def task_home_actions(request: HttpRequest, pk) -> HttpResponse:
         get_object_or_404(Task, pk=pk)
         return redirect("task-detail", pk=pk)
     try:
-        day, scope = HomeRowQueryForm(request.GET).values(today=portal_today())
+        day, scope = HomeQueryForm(request.GET).values(today=portal_today())
     except DomainError as exc:
         return _home_actions_note(pk, exc.detail, status=400, alert=True)
     task = _home_rows().in_any_home_group(day).in_scope(scope, request.user).filter(pk=pk).first()
