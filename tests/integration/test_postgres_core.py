@@ -114,6 +114,13 @@ def test_concurrent_top_ups_restore_each_missing_task_once():
 
 
 @pytest.mark.django_db
+def test_the_nightly_statistics_refresh_leaves_postgresql_to_autovacuum():
+    from recurring.tasks import refresh_database_statistics
+
+    assert refresh_database_statistics() == "skipped: the database keeps its own statistics"
+
+
+@pytest.mark.django_db
 def test_the_planner_knows_that_follow_up_dates_go_with_the_waiting_home_state():
     """Migration workflows/0011: without these statistics PostgreSQL expects almost no task in
     the follow-ups-due group and sorts the whole group instead of reading it in order."""
